@@ -1,0 +1,1 @@
+//! Benches for sipcore live in `benches/`; this crate has no library code.

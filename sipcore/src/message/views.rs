@@ -1,0 +1,476 @@
+//! Typed views of the headers a proxy reads on every message: Via, CSeq, From/To,
+//! Call-ID, Max-Forwards, Content-Length. Each borrows from the message buffer and is
+//! parsed when asked for.
+
+use nom::Parser;
+
+use super::{HeaderId, MessageBuf, Method};
+use crate::parse::lex::{
+    self, decimal, expect, fail, generic_params, host, is_token, is_word, port, quoted_string,
+    run_all, sep, skip_ws, token_str, Params, PResult,
+};
+use crate::parse::ParseError;
+
+/// The RFC 3261 branch prefix that marks a branch as globally unique.
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// A `Via` value (RFC 3261 §20.42, RFC 3581 rport, RFC 5923 alias).
+///
+/// ```
+/// use sipcore::message::Via;
+/// let v = Via::parse(b"SIP/2.0/UDP [2001:db8::1]:5061;branch=z9hG4bKx;rport").unwrap();
+/// assert_eq!(v.transport, "UDP");
+/// assert_eq!(v.host, "[2001:db8::1]");
+/// assert_eq!(v.port, Some(5061));
+/// assert_eq!(v.branch(), Some("z9hG4bKx"));
+/// assert_eq!(v.rport(), Some(None));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// Protocol name, `SIP`.
+    pub protocol_name: &'a str,
+    /// Protocol version, `2.0`.
+    pub protocol_version: &'a str,
+    /// Transport as written (`UDP`, `TCP`, `TLS`, `SCTP`, `WS` ...); compare case-insensitively.
+    pub transport: &'a str,
+    /// sent-by host (IPv6 references keep their brackets).
+    pub host: &'a str,
+    /// sent-by port.
+    pub port: Option<u16>,
+    /// All parameters.
+    pub params: Params<'a>,
+}
+
+impl<'a> Via<'a> {
+    /// Parses one via-parm.
+    pub fn parse(value: &'a [u8]) -> Result<Via<'a>, ParseError> {
+        run_all(value, via_parm)
+    }
+
+    /// The `branch` parameter.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.param_str("branch")
+    }
+
+    /// Whether the branch starts with the RFC 3261 magic cookie.
+    pub fn has_magic_cookie(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+    }
+
+    /// The `received` parameter.
+    pub fn received(&self) -> Option<&'a str> {
+        self.param_str("received")
+    }
+
+    /// `rport`: `None` when absent, `Some(None)` without a value, `Some(Some(port))` with one.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        let p = self.params.get("rport")?;
+        Some(p.value_str().and_then(|v| v.parse().ok()))
+    }
+
+    /// The `maddr` parameter.
+    pub fn maddr(&self) -> Option<&'a str> {
+        self.param_str("maddr")
+    }
+
+    /// The `ttl` parameter, 0..=255.
+    pub fn ttl(&self) -> Option<u8> {
+        self.param_str("ttl").and_then(|v| v.parse().ok())
+    }
+
+    /// Whether the RFC 5923 `alias` parameter is present.
+    pub fn alias(&self) -> bool {
+        self.params.get("alias").is_some()
+    }
+
+    /// Any parameter's value as `&str`.
+    pub fn param_str(&self, name: &str) -> Option<&'a str> {
+        self.params.get(name).and_then(|p| p.value_str())
+    }
+}
+
+fn via_parm(i: &[u8]) -> PResult<'_, Via<'_>> {
+    let (i, protocol_name) = expect(token_str, "protocol name").parse(i)?;
+    let (i, _) = sep(b'/')(i)?;
+    let (i, protocol_version) = expect(token_str, "protocol version").parse(i)?;
+    let (i, _) = sep(b'/')(i)?;
+    let (i, transport) = expect(token_str, "transport").parse(i)?;
+    let j = skip_ws(i);
+    if j.len() == i.len() {
+        return fail(i, "white space before sent-by");
+    }
+    let (i, host) = host(j)?;
+    let (i, port) = if skip_ws(i).first() == Some(&b':') {
+        let (i, _) = sep(b':')(i)?;
+        let (i, p) = port(i)?;
+        (i, Some(p))
+    } else {
+        (i, None)
+    };
+    let (i, raw) = generic_params(i)?;
+    let params = Params::new(raw);
+    for p in params {
+        let is = |n: &str| p.name.eq_ignore_ascii_case(n);
+        let ok = if is("ttl") {
+            p.value_str().is_some_and(|v| v.parse::<u8>().is_ok())
+        } else if is("branch") || is("maddr") || is("received") {
+            p.value.is_some()
+        } else if is("rport") {
+            p.value_str().is_none_or(|v| v.parse::<u16>().is_ok())
+        } else {
+            true
+        };
+        if !ok {
+            return fail(i, "valid Via parameter");
+        }
+    }
+    Ok((
+        i,
+        Via {
+            protocol_name,
+            protocol_version,
+            transport,
+            host,
+            port,
+            params,
+        },
+    ))
+}
+
+/// A `CSeq` value: sequence number and method.
+///
+/// ```
+/// use sipcore::message::{CSeq, Method};
+/// let c = CSeq::parse(b"4711 INVITE").unwrap();
+/// assert_eq!((c.seq, c.method), (4711, Method::Invite));
+/// assert!(CSeq::parse(b"4294967296 INVITE").is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CSeq<'a> {
+    /// Sequence number, 0..=2^32-1.
+    pub seq: u32,
+    /// Method.
+    pub method: Method<'a>,
+}
+
+impl<'a> CSeq<'a> {
+    /// Parses a CSeq value.
+    pub fn parse(value: &'a [u8]) -> Result<CSeq<'a>, ParseError> {
+        run_all(value, |i: &'a [u8]| {
+            let (i, seq) = decimal(i, u64::from(u32::MAX), "sequence number (32 bit)")?;
+            let j = skip_ws(i);
+            if j.len() == i.len() {
+                return fail(i, "white space");
+            }
+            let (i, m) = expect(token_str, "method").parse(j)?;
+            Ok((
+                i,
+                CSeq {
+                    seq: seq as u32,
+                    method: Method::from_token(m),
+                },
+            ))
+        })
+    }
+}
+
+/// A name-addr or addr-spec with header parameters: `From`, `To`, `Contact`, `Route`,
+/// `Record-Route`, `Path`, `Refer-To` ...
+///
+/// The URI is kept as bytes and parsed by [`uri`](Self::uri) when needed.
+///
+/// ```
+/// use sipcore::message::NameAddr;
+/// let n = NameAddr::parse(b"\"Bob \\\"B\\\"\" <sip:bob@example.com;lr>;tag=a6c85cf").unwrap();
+/// assert_eq!(n.display_name().as_deref(), Some(&b"Bob \"B\""[..]));
+/// assert_eq!(n.uri_bytes(), b"sip:bob@example.com;lr");
+/// assert_eq!(n.tag(), Some("a6c85cf"));
+/// assert!(NameAddr::parse(b"sip:bob@example.com?subject=x;tag=1").is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    display: Option<&'a [u8]>,
+    uri: &'a [u8],
+    /// Whether the URI was in angle brackets (name-addr form).
+    pub angle_brackets: bool,
+    /// Header parameters (after the URI).
+    pub params: Params<'a>,
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses a name-addr or addr-spec followed by parameters.
+    pub fn parse(value: &'a [u8]) -> Result<NameAddr<'a>, ParseError> {
+        run_all(value, name_addr)
+    }
+
+    /// The display name, unquoted (quoted-pairs decoded), if present and not empty.
+    pub fn display_name(&self) -> Option<std::borrow::Cow<'a, [u8]>> {
+        self.display.map(lex::unquote)
+    }
+
+    /// The display name as written (quotes kept).
+    pub fn display_name_raw(&self) -> Option<&'a [u8]> {
+        self.display
+    }
+
+    /// The URI octets.
+    pub fn uri_bytes(&self) -> &'a [u8] {
+        self.uri
+    }
+
+    /// The URI, parsed.
+    pub fn uri(&self) -> Result<crate::uri::Uri<'a>, ParseError> {
+        crate::uri::Uri::parse(self.uri)
+    }
+
+    /// The `tag` parameter.
+    pub fn tag(&self) -> Option<&'a str> {
+        self.param_str("tag")
+    }
+
+    /// The `expires` parameter (Contact).
+    pub fn expires(&self) -> Option<u32> {
+        self.param_str("expires").and_then(|v| v.parse().ok())
+    }
+
+    /// The `q` parameter (Contact), in thousandths: `q=0.5` is 500.
+    pub fn q(&self) -> Option<u16> {
+        parse_qvalue(self.param_str("q")?)
+    }
+
+    /// Any parameter's value as `&str`.
+    pub fn param_str(&self, name: &str) -> Option<&'a str> {
+        self.params.get(name).and_then(|p| p.value_str())
+    }
+}
+
+/// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.
+pub(crate) fn parse_qvalue(v: &str) -> Option<u16> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u16 = match int {
+        "0" => 0,
+        "1" => 1000,
+        _ => return None,
+    };
+    let mut f: u16 = 0;
+    for (k, b) in frac.bytes().enumerate() {
+        f += u16::from(b - b'0') * [100, 10, 1][k];
+    }
+    let q = whole + f;
+    (q <= 1000).then_some(q)
+}
+
+fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
+    let i = skip_ws(i);
+    let (i, display, angle) = match i.first() {
+        Some(b'"') => {
+            let (i, q) = quoted_string(i)?;
+            let i = skip_ws(i);
+            if i.first() != Some(&b'<') {
+                return fail(i, "'<' after display name");
+            }
+            (i, Some(q), true)
+        }
+        Some(b'<') => (i, None, true),
+        _ => {
+            // Either `*(token LWS) <uri>` or a bare addr-spec.
+            match memchr::memchr(b'<', i) {
+                Some(lt) => {
+                    let name = lex::trim_ws(&i[..lt]);
+                    if let Some(bad) = name.iter().position(|&b| !is_token(b) && !lex::is_ws(b)) {
+                        return fail(&name[bad..], "token or quoted display name");
+                    }
+                    let display = (!name.is_empty()).then_some(name);
+                    (&i[lt..], display, true)
+                }
+                None => (i, None, false),
+            }
+        }
+    };
+    let (i, uri) = if angle {
+        let inner = &i[1..];
+        match memchr::memchr(b'>', inner) {
+            Some(gt) => {
+                let uri = &inner[..gt];
+                if uri.is_empty() || uri.iter().any(|&b| b <= b' ') {
+                    return fail(inner, "URI without white space");
+                }
+                (&inner[gt + 1..], uri)
+            }
+            None => return fail(inner, "'>'"),
+        }
+    } else {
+        let n = i
+            .iter()
+            .take_while(|&&b| b != b';' && b != b',' && b > b' ')
+            .count();
+        let uri = &i[..n];
+        if n == 0 {
+            return fail(i, "URI");
+        }
+        if let Some(q) = memchr::memchr(b'?', uri) {
+            return fail(&uri[q..], "URI headers only inside '<' '>'");
+        }
+        (&i[n..], uri)
+    };
+    if memchr::memchr(b':', uri).is_none() {
+        return fail(uri, "URI scheme");
+    }
+    let (i, raw) = generic_params(i)?;
+    Ok((
+        i,
+        NameAddr {
+            display,
+            uri,
+            angle_brackets: angle,
+            params: Params::new(raw),
+        },
+    ))
+}
+
+/// Parses `callid = word [ "@" word ]`.
+pub fn parse_call_id(value: &[u8]) -> Result<&str, ParseError> {
+    fn call_id(i: &[u8]) -> PResult<'_, &str> {
+        let n = i.iter().take_while(|&&b| is_word(b)).count();
+        if n == 0 {
+            return fail(i, "Call-ID word");
+        }
+        let mut end = n;
+        if i.get(end) == Some(&b'@') {
+            let m = i[end + 1..].iter().take_while(|&&b| is_word(b)).count();
+            if m == 0 {
+                return fail(&i[end + 1..], "word after '@'");
+            }
+            end += 1 + m;
+        }
+        // word characters are ASCII.
+        Ok((&i[end..], std::str::from_utf8(&i[..end]).unwrap_or_default()))
+    }
+    run_all(value, call_id)
+}
+
+/// Parses a non-negative decimal header value (Content-Length, Expires ...) up to `max`.
+pub fn parse_decimal(value: &[u8], max: u64) -> Result<u64, ParseError> {
+    run_all(value, |i| decimal(i, max, "decimal number in range"))
+}
+
+impl MessageBuf {
+    /// The first (topmost) Via value. `Ok(None)` when there is no Via.
+    #[inline]
+    pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
+        self.vias()
+            .next()
+            .unwrap_or(Err(ParseError::malformed(self.headers_end(), "Via header")))
+    }
+
+    /// Every Via value, top first, across comma lists and repeated headers.
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via<'_>, ParseError>> + '_ {
+        self.values(HeaderId::Via)
+            .map(|(off, v)| Via::parse(v).map_err(|e| e.shifted(off)))
+    }
+
+    /// The CSeq header.
+    pub fn cseq(&self) -> Result<CSeq<'_>, ParseError> {
+        self.view(HeaderId::CSeq, CSeq::parse)?
+            .ok_or(ParseError::malformed(self.headers_end(), "CSeq header"))
+    }
+
+    /// The From header (`from_` because `from` reads like a conversion).
+    pub fn from_(&self) -> Result<NameAddr<'_>, ParseError> {
+        self.view(HeaderId::From, NameAddr::parse)?
+            .ok_or(ParseError::malformed(self.headers_end(), "From header"))
+    }
+
+    /// The To header.
+    pub fn to(&self) -> Result<NameAddr<'_>, ParseError> {
+        self.view(HeaderId::To, NameAddr::parse)?
+            .ok_or(ParseError::malformed(self.headers_end(), "To header"))
+    }
+
+    /// The Call-ID.
+    pub fn call_id(&self) -> Result<&str, ParseError> {
+        self.view(HeaderId::CallId, parse_call_id)?
+            .ok_or(ParseError::malformed(self.headers_end(), "Call-ID header"))
+    }
+
+    /// Max-Forwards (0..=255), `None` when absent.
+    pub fn max_forwards(&self) -> Result<Option<u8>, ParseError> {
+        Ok(self
+            .view(HeaderId::MaxForwards, |v| parse_decimal(v, 255))?
+            .map(|v| v as u8))
+    }
+
+    /// Content-Length, `None` when absent.
+    pub fn content_length(&self) -> Result<Option<u64>, ParseError> {
+        self.view(HeaderId::ContentLength, |v| parse_decimal(v, u64::from(u32::MAX)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn via_variants() {
+        let v = Via::parse(b"SIP / 2.0 / TCP  host.example.com ; branch = z9hG4bK1 ;received=192.0.2.4;rport=5062;ttl=16;maddr=224.2.0.1;alias").unwrap();
+        assert_eq!(v.transport, "TCP");
+        assert_eq!(v.host, "host.example.com");
+        assert_eq!(v.port, None);
+        assert_eq!(v.branch(), Some("z9hG4bK1"));
+        assert!(v.has_magic_cookie());
+        assert_eq!(v.received(), Some("192.0.2.4"));
+        assert_eq!(v.rport(), Some(Some(5062)));
+        assert_eq!(v.ttl(), Some(16));
+        assert_eq!(v.maddr(), Some("224.2.0.1"));
+        assert!(v.alias());
+        let v6 = Via::parse(b"SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKas3;received=2001:db8::9:255").unwrap();
+        assert_eq!(v6.received(), Some("2001:db8::9:255"));
+    }
+
+    #[test]
+    fn via_errors() {
+        assert!(Via::parse(b"SIP/2.0/UDP").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host;branch").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host;;branch=1").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host:99999").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host;ttl=256").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host;rport=x").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host x").is_err());
+    }
+
+    #[test]
+    fn name_addr_forms() {
+        let n = NameAddr::parse(b"sip:alice@atlanta.com;tag=88").unwrap();
+        assert!(!n.angle_brackets);
+        assert_eq!(n.uri_bytes(), b"sip:alice@atlanta.com");
+        assert_eq!(n.tag(), Some("88"));
+        let n = NameAddr::parse(b"Alice  Smith <sip:a@b>;expires=60;q=0.7").unwrap();
+        assert_eq!(n.display_name().as_deref(), Some(&b"Alice  Smith"[..]));
+        assert_eq!(n.expires(), Some(60));
+        assert_eq!(n.q(), Some(700));
+        assert!(NameAddr::parse(b"Alice@home <sip:a@b>").is_err());
+        assert!(NameAddr::parse(b"<sip:a@b").is_err());
+        assert!(NameAddr::parse(b"\"unterminated <sip:a@b>").is_err());
+        assert!(NameAddr::parse(b"<sip:a@b>;tag").is_ok());
+        assert!(NameAddr::parse(b"<sip:a@b>;tag=").is_err());
+    }
+
+    #[test]
+    fn qvalues() {
+        assert_eq!(parse_qvalue("1"), Some(1000));
+        assert_eq!(parse_qvalue("1.000"), Some(1000));
+        assert_eq!(parse_qvalue("0.001"), Some(1));
+        assert_eq!(parse_qvalue("1.5"), None);
+        assert_eq!(parse_qvalue("0.0001"), None);
+    }
+
+    #[test]
+    fn call_ids() {
+        assert_eq!(parse_call_id(b"f81d4fae-7dec@foo.bar.com").unwrap(), "f81d4fae-7dec@foo.bar.com");
+        assert!(parse_call_id(b"a b").is_err());
+        assert!(parse_call_id(b"a@").is_err());
+    }
+}

@@ -1,0 +1,364 @@
+//! The start line and the header index: one pass over the head of a message.
+//!
+//! Lines are found with `memchr` (SIMD where available); each header line is split
+//! into name and value spans and its name mapped to a [`HeaderId`]. Nothing is copied
+//! unless a header is folded over several lines: then the folds' CRLFs are blanked
+//! with two spaces in a copy of the buffer, which keeps every offset.
+
+use bytes::{Bytes, BytesMut};
+use smallvec::SmallVec;
+
+use super::error::{ParseError, ParseErrorKind};
+use super::lex::{is_token, is_ws};
+use crate::message::{
+    Header, HeaderId, Message, MessageBuf, Method, Request, Response, Span, StatusCode,
+    INLINE_HEADERS,
+};
+
+/// At most this many header lines per message: bounds the index to 28 KiB whatever the
+/// input (a 64 KiB datagram of empty headers would otherwise index 21k lines).
+pub const MAX_HEADERS: usize = 1024;
+
+pub(crate) enum Start {
+    Request {
+        method: Method<'static>,
+        method_span: Span,
+        uri: Span,
+    },
+    Response {
+        status: StatusCode,
+        reason: Span,
+    },
+}
+
+pub(crate) struct Head {
+    start: Start,
+    start_line: Span,
+    pub(crate) headers: SmallVec<[Header; INLINE_HEADERS]>,
+    headers_end: usize,
+    pub(crate) body_start: usize,
+    folded: bool,
+}
+
+/// Finds the end of the line starting at `pos`: the offset of its CR. Lines end in CRLF;
+/// a bare LF is an error; `Ok(None)` when no LF follows in `buf`.
+#[inline]
+fn line_end(buf: &[u8], pos: usize) -> Result<Option<usize>, ParseError> {
+    match memchr::memchr(b'\n', buf.get(pos..).unwrap_or_default()) {
+        None => Ok(None),
+        Some(k) => {
+            let lf = pos + k;
+            if lf == 0 || buf[lf - 1] != b'\r' || lf - 1 < pos {
+                return Err(ParseError::malformed(lf, "CRLF"));
+            }
+            Ok(Some(lf - 1))
+        }
+    }
+}
+
+fn check_version(buf: &[u8], start: usize, end: usize) -> Result<(), ParseError> {
+    let v = &buf[start..end];
+    if v.eq_ignore_ascii_case(b"SIP/2.0") {
+        return Ok(());
+    }
+    // SIP/<digits>.<digits> is a version we do not support; anything else is garbage.
+    let well_formed = v.len() > 4
+        && v[..4].eq_ignore_ascii_case(b"SIP/")
+        && match v[4..].iter().position(|&b| b == b'.') {
+            Some(dot) => {
+                let (major, minor) = (&v[4..4 + dot], &v[5 + dot..]);
+                !major.is_empty()
+                    && !minor.is_empty()
+                    && major.iter().all(u8::is_ascii_digit)
+                    && minor.iter().all(u8::is_ascii_digit)
+            }
+            None => false,
+        };
+    if well_formed {
+        Err(ParseError::new(
+            ParseErrorKind::UnsupportedVersion,
+            start,
+            "SIP/2.0",
+        ))
+    } else {
+        Err(ParseError::malformed(start, "SIP-Version"))
+    }
+}
+
+fn request_line(buf: &[u8], pos: usize, eol: usize) -> Result<Start, ParseError> {
+    let line = &buf[pos..eol];
+    let sp1 = line
+        .iter()
+        .position(|&b| !is_token(b))
+        .ok_or(ParseError::malformed(eol, "SP after method"))?;
+    if sp1 == 0 {
+        return Err(ParseError::malformed(pos, "method"));
+    }
+    if line[sp1] != b' ' {
+        return Err(ParseError::malformed(pos + sp1, "SP after method"));
+    }
+    let uri_start = sp1 + 1;
+    let uri_len = line[uri_start..]
+        .iter()
+        .position(|&b| b <= b' ' || b == 0x7f)
+        .ok_or(ParseError::malformed(eol, "SP after Request-URI"))?;
+    let uri_end = uri_start + uri_len;
+    if line[uri_end] != b' ' {
+        return Err(ParseError::malformed(pos + uri_end, "SP after Request-URI"));
+    }
+    let uri = &line[uri_start..uri_end];
+    if uri.is_empty() {
+        return Err(ParseError::malformed(pos + uri_start, "Request-URI"));
+    }
+    if uri[0] == b'<' {
+        return Err(ParseError::malformed(
+            pos + uri_start,
+            "Request-URI without '<' '>'",
+        ));
+    }
+    let scheme_len = uri
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.'))
+        .unwrap_or(uri.len());
+    if scheme_len == 0 || !uri[0].is_ascii_alphabetic() || uri.get(scheme_len) != Some(&b':') {
+        return Err(ParseError::malformed(pos + uri_start, "URI scheme"));
+    }
+    let version_start = uri_end + 1;
+    check_version(buf, pos + version_start, eol)?;
+    // Method tokens are ASCII; the lifetime is tied to the buffer via the span.
+    let name = std::str::from_utf8(&line[..sp1]).unwrap_or_default();
+    let method = match Method::from_token(name) {
+        Method::Extension(_) => Method::Extension(""),
+        Method::Invite => Method::Invite,
+        Method::Ack => Method::Ack,
+        Method::Bye => Method::Bye,
+        Method::Cancel => Method::Cancel,
+        Method::Register => Method::Register,
+        Method::Options => Method::Options,
+        Method::Info => Method::Info,
+        Method::Update => Method::Update,
+        Method::Prack => Method::Prack,
+        Method::Subscribe => Method::Subscribe,
+        Method::Notify => Method::Notify,
+        Method::Refer => Method::Refer,
+        Method::Message => Method::Message,
+        Method::Publish => Method::Publish,
+    };
+    Ok(Start::Request {
+        method,
+        method_span: Span::new(pos, pos + sp1),
+        uri: Span::new(pos + uri_start, pos + uri_end),
+    })
+}
+
+fn status_line(buf: &[u8], pos: usize, eol: usize) -> Result<Start, ParseError> {
+    let line = &buf[pos..eol];
+    let sp = line
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(ParseError::malformed(eol, "SP after SIP-Version"))?;
+    check_version(buf, pos, pos + sp)?;
+    let code_start = sp + 1;
+    let digits = line[code_start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let after = code_start + digits;
+    if digits != 3 || (after < line.len() && line[after] != b' ') {
+        return Err(ParseError::malformed(pos + code_start, "3-digit status code"));
+    }
+    let code = line[code_start..after]
+        .iter()
+        .fold(0u16, |v, &d| v * 10 + u16::from(d - b'0'));
+    let status = StatusCode::new(code)
+        .ok_or(ParseError::malformed(pos + code_start, "status code 100-699"))?;
+    let reason_start = (after + 1).min(line.len());
+    if let Some(bad) = line[reason_start..]
+        .iter()
+        .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    {
+        return Err(ParseError::malformed(
+            pos + reason_start + bad,
+            "reason phrase character",
+        ));
+    }
+    Ok(Start::Response {
+        status,
+        reason: Span::new(pos + reason_start, eol),
+    })
+}
+
+/// Parses the start line and the header lines of `buf`, which must contain the empty
+/// line ending the head. Leading CRLFs are skipped (RFC 3261 §7.5).
+pub(crate) fn scan_head(buf: &[u8]) -> Result<Head, ParseError> {
+    if buf.len() > u32::MAX as usize {
+        return Err(ParseError::new(
+            ParseErrorKind::TooLarge,
+            0,
+            "message under 4 GiB",
+        ));
+    }
+    let mut pos = 0;
+    while buf.get(pos..pos + 2) == Some(b"\r\n") {
+        pos += 2;
+    }
+    let eol = line_end(buf, pos)?.ok_or(ParseError::new(
+        ParseErrorKind::Incomplete,
+        buf.len(),
+        "CRLF after start line",
+    ))?;
+    let start = if buf.len() >= pos + 4 && buf[pos..pos + 4].eq_ignore_ascii_case(b"SIP/") {
+        status_line(buf, pos, eol)?
+    } else {
+        request_line(buf, pos, eol)?
+    };
+    let start_line = Span::new(pos, eol);
+    let mut headers: SmallVec<[Header; INLINE_HEADERS]> = SmallVec::new();
+    let mut folded = false;
+    pos = eol + 2;
+    loop {
+        let eol = line_end(buf, pos)?.ok_or(ParseError::new(
+            ParseErrorKind::Incomplete,
+            buf.len(),
+            "empty line after headers",
+        ))?;
+        if eol == pos {
+            return Ok(Head {
+                start,
+                start_line,
+                headers,
+                headers_end: pos,
+                body_start: pos + 2,
+                folded,
+            });
+        }
+        let line = &buf[pos..eol];
+        if is_ws(line[0]) {
+            // Continuation of a folded header (RFC 3261 §7.3.1).
+            let Some(last) = headers.last_mut() else {
+                return Err(ParseError::malformed(pos, "header name"));
+            };
+            folded = true;
+            let trimmed = line.len() - line.iter().rev().take_while(|&&b| is_ws(b)).count();
+            if trimmed > 0 {
+                if last.value.is_empty() {
+                    let lead = line.iter().take_while(|&&b| is_ws(b)).count();
+                    last.value.start = (pos + lead) as u32;
+                }
+                last.value.end = (pos + trimmed) as u32;
+            }
+            last.line.end = (eol + 2) as u32;
+        } else {
+            if headers.len() == MAX_HEADERS {
+                return Err(ParseError::new(
+                    ParseErrorKind::TooLarge,
+                    pos,
+                    "at most 1024 header lines",
+                ));
+            }
+            let name_len = line.iter().take_while(|&&b| is_token(b)).count();
+            if name_len == 0 {
+                return Err(ParseError::malformed(pos, "header name"));
+            }
+            let mut k = name_len;
+            while k < line.len() && is_ws(line[k]) {
+                k += 1;
+            }
+            if line.get(k) != Some(&b':') {
+                return Err(ParseError::malformed(pos + k, "':' after header name"));
+            }
+            k += 1;
+            while k < line.len() && is_ws(line[k]) {
+                k += 1;
+            }
+            let end = line.len() - line[k..].iter().rev().take_while(|&&b| is_ws(b)).count();
+            headers.push(Header {
+                id: HeaderId::from_name(&line[..name_len]),
+                name: Span::new(pos, pos + name_len),
+                value: Span::new(pos + k, pos + end),
+                line: Span::new(pos, eol + 2),
+            });
+        }
+        pos = eol + 2;
+    }
+}
+
+impl Head {
+    /// Content-Length of the message, if present. With `strict_single`, several
+    /// Content-Length headers with different values are an error (stream framing must
+    /// not guess); otherwise the first one counts and `validate()` reports the rest.
+    pub(crate) fn content_length(
+        &self,
+        buf: &[u8],
+        strict_single: bool,
+    ) -> Result<Option<usize>, ParseError> {
+        let mut found: Option<usize> = None;
+        for h in self.headers.iter().filter(|h| h.id == HeaderId::ContentLength) {
+            let v = buf.get(h.value.range()).unwrap_or_default();
+            let n = crate::message::parse_decimal(v, u64::from(u32::MAX))
+                .map_err(|e| e.shifted(h.value.start as usize))?
+                as usize;
+            match found {
+                None if !strict_single => return Ok(Some(n)),
+                None => found = Some(n),
+                Some(prev) if prev != n => {
+                    return Err(ParseError::malformed(
+                        h.value.start as usize,
+                        "one Content-Length value",
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// Builds the message over `buf` with the body `[body_start, body_end)`.
+    pub(crate) fn into_message(self, buf: Bytes, body_end: usize) -> Message {
+        let buf = if self.folded {
+            unfold(&buf, self.headers_end)
+        } else {
+            buf
+        };
+        let head = MessageBuf {
+            buf,
+            start_line: self.start_line,
+            headers: self.headers,
+            headers_end: self.headers_end as u32,
+            body: Span::new(self.body_start, body_end),
+        };
+        match self.start {
+            Start::Request {
+                method,
+                method_span,
+                uri,
+            } => Message::Request(Request {
+                head,
+                method,
+                method_span,
+                uri,
+            }),
+            Start::Response { status, reason } => Message::Response(Response {
+                head,
+                status,
+                reason,
+            }),
+        }
+    }
+}
+
+/// A copy of `buf` with the CRLF of every fold in the header section replaced by two
+/// spaces, so header values can be read as single lines at unchanged offsets.
+fn unfold(buf: &Bytes, headers_end: usize) -> Bytes {
+    let mut out = BytesMut::from(&buf[..]);
+    let mut pos = 0;
+    while let Some(k) = memchr::memmem::find(&out[pos..headers_end], b"\r\n") {
+        let cr = pos + k;
+        if out.get(cr + 2).is_some_and(|&b| is_ws(b)) {
+            out[cr] = b' ';
+            out[cr + 1] = b' ';
+        }
+        pos = cr + 2;
+    }
+    out.freeze()
+}

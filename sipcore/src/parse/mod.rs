@@ -1,0 +1,53 @@
+//! Parsing: datagrams, the stream framer, and the grammar pieces the typed views use.
+//!
+//! - [`parse_datagram`]: one message per datagram; Content-Length frames the body.
+//! - [`StreamFramer`]: incremental framing over a growing TCP/TLS buffer, CRLF keep-alives.
+//! - [`ParseError`]: a `Copy` error with the byte offset, what was expected, and a
+//!   [`ParseErrorKind`] that maps to 400 / 505 / 513.
+//!
+//! nom is an implementation detail: no nom type appears in a public signature.
+
+mod error;
+mod framer;
+mod head;
+pub mod lex;
+
+use bytes::Bytes;
+
+pub use error::{ParseError, ParseErrorKind, ParseResult};
+pub use framer::{Framing, StreamFramer, StreamItem, DEFAULT_MAX_MESSAGE_SIZE};
+pub use head::MAX_HEADERS;
+
+use crate::message::Message;
+
+/// Parses one datagram (UDP) into a [`Message`], without copying.
+///
+/// Content-Length frames the body: octets after it are discarded (one message per
+/// datagram); without Content-Length the body runs to the end of the datagram; a
+/// Content-Length larger than what follows the head is an
+/// [`Incomplete`](ParseErrorKind::Incomplete) error (answer 400).
+///
+/// ```
+/// use sipcore::parse::parse_datagram;
+/// let m = parse_datagram(bytes::Bytes::from_static(
+///     b"SIP/2.0 180 Ringing\r\nContent-Length: 2\r\n\r\nhi trailing junk",
+/// )).unwrap();
+/// assert_eq!(m.as_response().unwrap().status().as_u16(), 180);
+/// assert_eq!(m.body(), b"hi");
+/// ```
+pub fn parse_datagram(buf: Bytes) -> Result<Message, ParseError> {
+    let head = head::scan_head(&buf)?;
+    let available = buf.len() - head.body_start;
+    let body_end = match head.content_length(&buf, false)? {
+        Some(n) if n > available => {
+            return Err(ParseError::new(
+                ParseErrorKind::Incomplete,
+                buf.len(),
+                "body as long as Content-Length",
+            ))
+        }
+        Some(n) => head.body_start + n,
+        None => buf.len(),
+    };
+    Ok(head.into_message(buf, body_end))
+}
