@@ -47,3 +47,5 @@
 pub mod message;
 pub mod parse;
 pub mod uri;
+pub mod pool;
+pub mod transport;
