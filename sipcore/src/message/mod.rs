@@ -25,6 +25,7 @@
 //! assert_eq!(msg.call_id().unwrap(), "abc@192.0.2.1");
 //! ```
 
+mod build;
 mod header_name;
 mod method;
 mod status;
@@ -35,6 +36,7 @@ use std::ops::{Deref, Range};
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+pub use build::*;
 pub use header_name::HeaderId;
 pub use method::Method;
 pub use status::StatusCode;
