@@ -437,7 +437,13 @@ impl<'a> RequestBuilder<'a> {
         name: &'a (impl AsRef<[u8]> + ?Sized),
         value: &'a (impl AsRef<[u8]> + ?Sized),
     ) -> Self {
-        self.headers.push((name.as_ref(), value.as_ref()));
+        // The builder writes Content-Length itself; a second one would make the
+        // message ambiguous.
+        if crate::message::HeaderId::from_name(name.as_ref())
+            != crate::message::HeaderId::ContentLength
+        {
+            self.headers.push((name.as_ref(), value.as_ref()));
+        }
         self
     }
 

@@ -142,7 +142,12 @@ impl<'a> ResponseBuilder<'a> {
         name: &'a (impl AsRef<[u8]> + ?Sized),
         value: &'a (impl AsRef<[u8]> + ?Sized),
     ) -> Self {
-        self.headers.push((name.as_ref(), value.as_ref()));
+        // Content-Length is always written by the builder itself.
+        if crate::message::HeaderId::from_name(name.as_ref())
+            != crate::message::HeaderId::ContentLength
+        {
+            self.headers.push((name.as_ref(), value.as_ref()));
+        }
         self
     }
 
