@@ -48,7 +48,7 @@ macro_rules! headers {
 
             fn from_compact(c: u8) -> HeaderId {
                 match c.to_ascii_lowercase() {
-                    $( $( c if c == $compact as u8 => HeaderId::$id, )? )*
+                    $( $( c if u32::from(c) == u32::from($compact) => HeaderId::$id, )? )*
                     _ => HeaderId::Other,
                 }
             }

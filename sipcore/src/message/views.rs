@@ -116,7 +116,7 @@ fn via_parm(i: &[u8]) -> PResult<'_, Via<'_>> {
         } else if is("branch") || is("maddr") || is("received") {
             p.value.is_some()
         } else if is("rport") {
-            p.value_str().is_none_or(|v| v.parse::<u16>().is_ok())
+            p.value_str().map_or(true, |v| v.parse::<u16>().is_ok())
         } else {
             true
         };

@@ -24,6 +24,8 @@ pub enum Framing {
 }
 
 /// One item taken off a stream by [`StreamFramer::next_item`].
+// Messages are the common item; boxing them would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum StreamItem {
     /// A complete SIP message.

@@ -187,6 +187,7 @@ pub fn trim_ws(i: &[u8]) -> &[u8] {
 }
 
 /// nom: optional white space.
+#[allow(dead_code)]
 pub(crate) fn ws(i: &[u8]) -> PResult<'_, ()> {
     Ok((skip_ws(i), ()))
 }
