@@ -11,6 +11,8 @@
 //!   views (Via, CSeq, From/To/Contact, ...), builders.
 //! - [`uri`]: SIP/SIPS/TEL URIs with RFC 3261 §19.1.4 equality.
 //! - [`parse`]: the datagram parser, the stream framer for TCP/TLS, the error type.
+//! - [`edit`]: forwarding by splicing: a received message plus a few edits (Via,
+//!   Record-Route, Route, Max-Forwards, Request-URI, headers, body) in one output buffer.
 //!
 //! ## What it is not
 //!
@@ -44,6 +46,7 @@
 //! # Ok::<(), sipcore::parse::ParseError>(())
 //! ```
 
+pub mod edit;
 pub mod message;
 pub mod parse;
 pub mod uri;
