@@ -49,6 +49,6 @@
 pub mod edit;
 pub mod message;
 pub mod parse;
-pub mod uri;
 pub mod pool;
 pub mod transport;
+pub mod uri;

@@ -123,10 +123,18 @@ impl ReceiverPool for DispatcherPool {
             .iter()
             .enumerate()
             .map(|(id, s)| {
-                s.snapshot(id, self.strategy(), local, Some(self.depth.get(id).map_or(0, |r| r.len())))
+                s.snapshot(
+                    id,
+                    self.strategy(),
+                    local,
+                    Some(self.depth.get(id).map_or(0, |r| r.len())),
+                )
             })
             .collect();
-        out.push(self.reader_stats.snapshot(usize::MAX, self.strategy(), local, None));
+        out.push(
+            self.reader_stats
+                .snapshot(usize::MAX, self.strategy(), local, None),
+        );
         out
     }
 

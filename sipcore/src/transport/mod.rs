@@ -195,3 +195,11 @@ pub trait MessageSink: Send + Sync {
     /// Called on the receiving thread for every datagram / framed message.
     fn on_received(&self, received: Received);
 }
+
+/// What a transport reports its failures to (the endpoint implements it): a connection
+/// refused, reset or timed out, a write queue limit, a TLS failure. The endpoint turns
+/// each into a 503 for every transaction that sent to `target`, at once.
+pub trait TransportEvents: Send + Sync {
+    /// `target` failed with `error`.
+    fn on_transport_error(&self, target: Target, error: SendError);
+}
