@@ -11,6 +11,9 @@
 //!   views (Via, CSeq, From/To/Contact, ...), builders.
 //! - [`uri`]: SIP/SIPS/TEL URIs with RFC 3261 §19.1.4 equality.
 //! - [`parse`]: the datagram parser, the stream framer for TCP/TLS, the error type.
+//! - [`transaction`]: the sans-IO RFC 3261 §17 / RFC 6026 transaction layer: sharded
+//!   table, timer wheel, inputs with `now`, transmits and events out.
+//! - [`transport`]: transport addressing ([`transport::Target`]) shared by the layers.
 //!
 //! ## What it is not
 //!
@@ -46,4 +49,6 @@
 
 pub mod message;
 pub mod parse;
+pub mod transaction;
+pub mod transport;
 pub mod uri;
