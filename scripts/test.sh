@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite, with its own set-up: formatting and lints first, then every test.
+# The whole test suite, on a fresh machine: installs what the tests need when it is
+# missing (sipp, for the end-to-end tests), then checks formatting and lints, then runs
+# every test of the workspace. `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v sipp >/dev/null 2>&1; then
+    echo "test.sh: sipp not found, installing sip-tester" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester >/dev/null
+fi
+command -v sipp >/dev/null 2>&1 || { echo "test.sh: sipp is required and could not be installed" >&2; exit 1; }
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace

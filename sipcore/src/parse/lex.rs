@@ -96,14 +96,33 @@ const fn classes() -> [u8; 256] {
     while c < 256 {
         let b = c as u8;
         let alnum = b.is_ascii_alphanumeric();
-        let mark = matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')');
+        let mark = matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        );
         let mut v = 0u8;
-        if alnum || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~') {
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
+        {
             v |= TOKEN | WORD;
         }
         if matches!(
             b,
-            b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'{'
+                | b'}'
         ) {
             v |= WORD;
         }
@@ -184,11 +203,6 @@ pub fn trim_ws(i: &[u8]) -> &[u8] {
     let start = i.iter().take_while(|&&b| is_ws(b)).count();
     let end = i.len() - i[start..].iter().rev().take_while(|&&b| is_ws(b)).count();
     &i[start..end]
-}
-
-/// nom: optional white space.
-pub(crate) fn ws(i: &[u8]) -> PResult<'_, ()> {
-    Ok((skip_ws(i), ()))
 }
 
 /// nom: one or more `token` characters.
@@ -292,7 +306,11 @@ pub(crate) fn gen_value(i: &[u8]) -> PResult<'_, &[u8]> {
     match i.first() {
         Some(b'"') => quoted_string(i),
         Some(b'[') => match memchr::memchr(b']', i) {
-            Some(end) if i[1..end].iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') => {
+            Some(end)
+                if i[1..end]
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') =>
+            {
                 Ok((&i[end + 1..], &i[..end + 1]))
             }
             _ => fail(i, "IPv6 reference"),
@@ -382,7 +400,7 @@ pub(crate) fn generic_params(i: &[u8]) -> PResult<'_, &[u8]> {
     }
 }
 
-/// Iterator over parameters in a span validated by [`generic_params`].
+/// Iterator over `;name[=value]` parameters in a span a typed view has already validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params<'a> {
     rest: &'a [u8],
@@ -396,8 +414,7 @@ impl<'a> Params<'a> {
 
     /// The first parameter named `name` (case-insensitive).
     pub fn get(self, name: &str) -> Option<Param<'a>> {
-        self.into_iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
+        self.into_iter().find(|p| p.name.eq_ignore_ascii_case(name))
     }
 
     /// Whether no parameters are present.
@@ -500,7 +517,10 @@ pub(crate) fn decimal<'a>(i: &'a [u8], max: u64, what: &'static str) -> PResult<
     }
     let mut v: u64 = 0;
     for &b in &i[..n] {
-        v = match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(b - b'0'))) {
+        v = match v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+        {
             Some(v) if v <= max => v,
             _ => return fail(i, what),
         };
@@ -541,19 +561,28 @@ mod tests {
     fn comma_split_outside_quotes_and_angles() {
         let v = b"\"a,b\" <sip:x@y;p=1,2>, <sip:z>";
         let parts: Vec<_> = CommaSplit::new(v).map(|(s, e)| &v[s..e]).collect();
-        assert_eq!(parts, vec![&b"\"a,b\" <sip:x@y;p=1,2>"[..], &b"<sip:z>"[..]]);
+        assert_eq!(
+            parts,
+            vec![&b"\"a,b\" <sip:x@y;p=1,2>"[..], &b"<sip:z>"[..]]
+        );
     }
 
     #[test]
     fn quoted_strings() {
-        assert_eq!(quoted_string(b"\"a\\\"b\" x").unwrap(), (&b" x"[..], &b"\"a\\\"b\""[..]));
+        assert_eq!(
+            quoted_string(b"\"a\\\"b\" x").unwrap(),
+            (&b" x"[..], &b"\"a\\\"b\""[..])
+        );
         assert!(quoted_string(b"\"abc").is_err());
         assert_eq!(&*unquote(b"\"a\\\"b\""), b"a\"b");
     }
 
     #[test]
     fn decimals() {
-        assert_eq!(decimal(b"4294967295", u32::MAX as u64, "n").unwrap().1, 4294967295);
+        assert_eq!(
+            decimal(b"4294967295", u32::MAX as u64, "n").unwrap().1,
+            4294967295
+        );
         assert!(decimal(b"4294967296", u32::MAX as u64, "n").is_err());
         assert!(decimal(b"99999999999999999999999", u64::MAX, "n").is_err());
     }

@@ -121,7 +121,10 @@ Call-ID: a84b4c76e66710\r\nCSeq: 314159 INVITE\r\nContent-Length: 0\r\n\r\n",
         };
         let a = ack(&req(INVITE), &resp).unwrap();
         let m = Message::parse(a).unwrap();
-        assert_eq!(m.as_request().unwrap().method(), crate::message::Method::Ack);
+        assert_eq!(
+            m.as_request().unwrap().method(),
+            crate::message::Method::Ack
+        );
         assert_eq!(m.to().unwrap().tag(), Some("8321234356"));
         assert_eq!(m.cseq().unwrap().seq, 314159);
         assert_eq!(m.count(HeaderId::Via), 1);

@@ -24,7 +24,9 @@ use super::TransactionError;
 /// A CANCEL is created even at the transaction limit: it ends work, never adds any.
 pub(crate) fn cancel(ctx: &mut Ctx<'_>, invite: u32) -> Result<TransactionId, TransactionError> {
     let id = ctx.id(invite);
-    let t = ctx.txn(invite).ok_or(TransactionError::UnknownTransaction(id))?;
+    let t = ctx
+        .txn(invite)
+        .ok_or(TransactionError::UnknownTransaction(id))?;
     if t.kind != Kind::Ict {
         return Err(TransactionError::InvalidState {
             id,
@@ -67,7 +69,10 @@ pub(crate) fn cancel(ctx: &mut Ctx<'_>, invite: u32) -> Result<TransactionId, Tr
     let (c, generation) = ctx.shard.insert(txn);
     ctx.live.fetch_add(1, Ordering::Relaxed);
     if let Some(t) = ctx.txn(invite) {
-        t.link = Link { index: c, generation };
+        t.link = Link {
+            index: c,
+            generation,
+        };
     }
     if proceeding {
         client_non_invite::start(ctx, c);

@@ -54,7 +54,11 @@ pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source:
                 if ctx.txn(i).is_some_and(|t| !t.has(F_TIMER_C_FIRED)) {
                     ctx.arm(i, TIMEOUT, Timer::C, ctx.tm.c);
                 }
-                ctx.event(Event::Response { id, response, source });
+                ctx.event(Event::Response {
+                    id,
+                    response,
+                    source,
+                });
                 if state == State::Calling {
                     if let Some(c) = ctx.linked(i) {
                         cancel::release(ctx, c);
@@ -66,7 +70,11 @@ pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source:
                     t.state = State::Accepted;
                 }
                 ctx.arm(i, TIMEOUT, Timer::M, ctx.tm.b);
-                ctx.event(Event::Response { id, response, source });
+                ctx.event(Event::Response {
+                    id,
+                    response,
+                    source,
+                });
                 drop_held_cancel(ctx, i);
             } else {
                 complete(ctx, i, response, source);
@@ -79,7 +87,11 @@ pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source:
         // A 2xx after a non-2xx (another fork) or in Accepted (a retransmission or a
         // fork): the TU ACKs it (RFC 6026 §8.4).
         State::Completed | State::Accepted if status.is_success() => {
-            ctx.event(Event::Response { id, response, source });
+            ctx.event(Event::Response {
+                id,
+                response,
+                source,
+            });
         }
         _ => {}
     }
@@ -95,12 +107,19 @@ fn complete(ctx: &mut Ctx<'_>, i: u32, response: Response, source: Target) {
     let reliable = t.reliable();
     let ack = crate::message::Message::parse(t.request.clone())
         .ok()
-        .and_then(|m| m.as_request().and_then(|inv| build::ack(inv, &response).ok()));
+        .and_then(|m| {
+            m.as_request()
+                .and_then(|inv| build::ack(inv, &response).ok())
+        });
     if let Some(t) = ctx.txn(i) {
         t.last = ack;
     }
     ctx.send_last(i);
-    ctx.event(Event::Response { id, response, source });
+    ctx.event(Event::Response {
+        id,
+        response,
+        source,
+    });
     drop_held_cancel(ctx, i);
     if reliable {
         ctx.terminate(i);
@@ -137,7 +156,10 @@ pub(crate) fn on_timer(ctx: &mut Ctx<'_>, i: u32, timer: Timer) {
             }
             t.flags |= F_TIMER_C_FIRED;
             let id = ctx.id(i);
-            ctx.event(Event::Timeout { id, timer: Timer::C });
+            ctx.event(Event::Timeout {
+                id,
+                timer: Timer::C,
+            });
             // Over the limit or already cancelled: nothing more to send.
             let _ = cancel::cancel(ctx, i);
             ctx.arm(i, TIMEOUT, Timer::C, ctx.tm.b);

@@ -48,12 +48,20 @@ pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source:
     };
     let id = ctx.id(i);
     if status.is_provisional() {
-        ctx.event(Event::Response { id, response, source });
+        ctx.event(Event::Response {
+            id,
+            response,
+            source,
+        });
         return;
     }
     ctx.disarm(i, RETRANSMIT);
     ctx.disarm(i, TIMEOUT);
-    ctx.event(Event::Response { id, response, source });
+    ctx.event(Event::Response {
+        id,
+        response,
+        source,
+    });
     if reliable {
         ctx.terminate(i);
     } else {

@@ -58,8 +58,13 @@ impl<'a> MsgKey<'a> {
         let cseq = req.cseq()?;
         let method = req.method();
         if cseq.method != method {
-            let at = req.header_entry(HeaderId::CSeq).map_or(0, |h| h.value.start as usize);
-            return Err(ParseError::malformed(at, "CSeq method equal to the request method"));
+            let at = req
+                .header_entry(HeaderId::CSeq)
+                .map_or(0, |h| h.value.start as usize);
+            return Err(ParseError::malformed(
+                at,
+                "CSeq method equal to the request method",
+            ));
         }
         let call_id = call_id(req)?;
         let from_tag = req.from_()?.tag();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::message::{Message, Method, Request, Response, Via};
-use crate::transport::Target;
+use crate::transport::{Target, TransportKind};
 
 use super::config::{Config, Timings};
 use super::key::{client_matches, creates, merged_with, server_matches, MsgKey};
@@ -218,7 +218,13 @@ impl TransactionLayer {
         }
     }
 
-    fn ctx<'a>(&'a self, l: &'a mut Locked<'_>, shard: usize, now: Instant, out: &'a mut Outputs) -> Ctx<'a> {
+    fn ctx<'a>(
+        &'a self,
+        l: &'a mut Locked<'_>,
+        shard: usize,
+        now: Instant,
+        out: &'a mut Outputs,
+    ) -> Ctx<'a> {
         Ctx {
             shard: &mut l.guard,
             shard_no: shard as u16,
@@ -272,7 +278,13 @@ impl TransactionLayer {
         }
     }
 
-    fn on_request(&self, now: Instant, source: Target, req: Request, out: &mut Outputs) -> Result<(), TransactionError> {
+    fn on_request(
+        &self,
+        now: Instant,
+        source: Target,
+        req: Request,
+        out: &mut Outputs,
+    ) -> Result<(), TransactionError> {
         let key = MsgKey::request(&req, self.hash_seed)?;
         let n = self.shard_of(key.hash);
         let mut locked = self.lock(n);
@@ -296,7 +308,8 @@ impl TransactionLayer {
         if ctx.shard.count_hash(key.hash) >= self.config.max_per_call_seq || !self.reserve() {
             return Err(TransactionError::Overloaded(Box::new(req)));
         }
-        let merged = key.to_tag.is_none() && ctx.shard.find(key.hash, |t| merged_with(t, &key)).is_some();
+        let merged =
+            key.to_tag.is_none() && ctx.shard.find(key.hash, |t| merged_with(t, &key)).is_some();
         let invite = if code == CANCEL {
             ctx.shard
                 .find(key.hash, |t| super::key::cancels(t, &key))
@@ -341,17 +354,39 @@ impl TransactionLayer {
     }
 
     /// Where responses of a server transaction go (RFC 3261 §18.2.2, RFC 3581): back
-    /// over the connection for reliable transports; for UDP to the source address, at
-    /// the source port with `rport` (or `symmetric_responses`), else at the sent-by port.
+    /// over the connection for reliable transports; for UDP to `maddr` if present, else
+    /// to the source address, at the source port with `rport` (or
+    /// [`Config::symmetric_responses`]), else at the sent-by port.
     fn response_target(&self, source: Target, via: &Via<'_>) -> Target {
-        if source.is_reliable() || self.config.symmetric_responses || via.rport().is_some() {
+        if source.transport.is_reliable() {
             return source;
         }
-        let port = via.port.unwrap_or(source.transport.default_port());
-        Target::new(source.transport, SocketAddr::new(source.addr.ip(), port))
+        let sent_by_port = via.port.unwrap_or(match source.transport {
+            TransportKind::Tls | TransportKind::Wss => 5061,
+            _ => 5060,
+        });
+        if let Some(ip) = via
+            .maddr()
+            .and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse().ok())
+        {
+            return Target::new(source.transport, SocketAddr::new(ip, sent_by_port));
+        }
+        if self.config.symmetric_responses || via.rport().is_some() {
+            return source;
+        }
+        Target::new(
+            source.transport,
+            SocketAddr::new(source.addr.ip(), sent_by_port),
+        )
     }
 
-    fn on_response(&self, now: Instant, source: Target, resp: Response, out: &mut Outputs) -> Result<(), TransactionError> {
+    fn on_response(
+        &self,
+        now: Instant,
+        source: Target,
+        resp: Response,
+        out: &mut Outputs,
+    ) -> Result<(), TransactionError> {
         let key = MsgKey::response(&resp, self.hash_seed)?;
         let n = self.shard_of(key.hash);
         let mut locked = self.lock(n);
@@ -361,7 +396,10 @@ impl TransactionLayer {
                 Some(Kind::Ict) => client_invite::on_response(&mut ctx, i, resp, source),
                 _ => client_non_invite::on_response(&mut ctx, i, resp, source),
             },
-            None => ctx.event(Event::StrayResponse { response: resp, source }),
+            None => ctx.event(Event::StrayResponse {
+                response: resp,
+                source,
+            }),
         }
         Ok(())
     }
@@ -377,7 +415,9 @@ impl TransactionLayer {
             locked.guard.wheel.expire(us);
             let mut ctx = self.ctx(&mut locked, n, now, out);
             while let Some(f) = ctx.shard.wheel.pop_due() {
-                let Some(timer) = Timer::from_tag(f.tag) else { continue };
+                let Some(timer) = Timer::from_tag(f.tag) else {
+                    continue;
+                };
                 let Some(t) = ctx.txn(f.owner) else { continue };
                 t.timers[timer.slot()] = super::NIL;
                 let kind = t.kind;
@@ -396,13 +436,24 @@ impl TransactionLayer {
     /// [`Event::TransportError`]. Returns how many. Visits every shard and scans each
     /// one's transactions: when the failed transmit is known, prefer
     /// [`handle_send_error`](Self::handle_send_error).
-    pub fn handle_transport_error(&self, now: Instant, target: Target, error: TransportFailure, out: &mut Outputs) -> usize {
+    pub fn handle_transport_error(
+        &self,
+        now: Instant,
+        target: Target,
+        error: TransportFailure,
+        out: &mut Outputs,
+    ) -> usize {
         let mut failed = Vec::new();
         let mut count = 0;
         for n in 0..self.shards.len() {
             let mut locked = self.lock(n);
             failed.clear();
-            failed.extend(locked.guard.live().filter(|&i| locked.guard.get(i).is_some_and(|t| t.target == target)));
+            failed.extend(
+                locked
+                    .guard
+                    .live()
+                    .filter(|&i| locked.guard.get(i).is_some_and(|t| t.target == target)),
+            );
             let mut ctx = self.ctx(&mut locked, n, now, out);
             for &i in &failed {
                 if ctx.txn(i).is_some() {
@@ -481,7 +532,11 @@ impl TransactionLayer {
         let n = self.shard_of(key.hash);
         let mut locked = self.lock(n);
         let mut ctx = self.ctx(&mut locked, n, now, out);
-        if ctx.shard.find(key.hash, |t| client_matches(t, &key)).is_some() {
+        if ctx
+            .shard
+            .find(key.hash, |t| client_matches(t, &key))
+            .is_some()
+        {
             return Err(TransactionError::DuplicateBranch);
         }
         if ctx.shard.count_hash(key.hash) >= self.config.max_per_call_seq || !self.reserve() {
@@ -540,13 +595,19 @@ impl TransactionLayer {
     /// [`UnknownTransaction`](TransactionError::UnknownTransaction),
     /// [`InvalidState`](TransactionError::InvalidState) when the transaction is not a
     /// client INVITE or already has its final response.
-    pub fn cancel(&self, now: Instant, id: TransactionId, out: &mut Outputs) -> Result<TransactionId, TransactionError> {
-        self.with_txn(now, id, out, |ctx, i| cancel::cancel(ctx, i))
+    pub fn cancel(
+        &self,
+        now: Instant,
+        id: TransactionId,
+        out: &mut Outputs,
+    ) -> Result<TransactionId, TransactionError> {
+        self.with_txn(now, id, out, cancel::cancel)
     }
 
     /// Memory of the table itself (locks each shard in turn).
     pub fn memory_usage(&self) -> MemoryUsage {
-        let mut table = std::mem::size_of::<TransactionLayer>() + std::mem::size_of_val(&*self.shards);
+        let mut table =
+            std::mem::size_of::<TransactionLayer>() + std::mem::size_of_val(&*self.shards);
         let (mut transactions, mut timers) = (0, 0);
         for cell in self.shards.iter() {
             let s = cell.shard.lock();

@@ -33,7 +33,13 @@ pub(crate) fn start(ctx: &mut Ctx<'_>, i: u32) {
 }
 
 /// A request matching the transaction: an INVITE retransmission or an ACK.
-pub(crate) fn on_request(ctx: &mut Ctx<'_>, i: u32, request: Request, source: Target, is_ack: bool) {
+pub(crate) fn on_request(
+    ctx: &mut Ctx<'_>,
+    i: u32,
+    request: Request,
+    source: Target,
+    is_ack: bool,
+) {
     let Some(t) = ctx.txn(i) else { return };
     let state = t.state;
     let reliable = t.reliable();
@@ -67,7 +73,11 @@ pub(crate) fn on_request(ctx: &mut Ctx<'_>, i: u32, request: Request, source: Ta
 }
 
 /// A response from the transaction user.
-pub(crate) fn send_response(ctx: &mut Ctx<'_>, i: u32, response: &Response) -> Result<(), TransactionError> {
+pub(crate) fn send_response(
+    ctx: &mut Ctx<'_>,
+    i: u32,
+    response: &Response,
+) -> Result<(), TransactionError> {
     let id = ctx.id(i);
     let Some(t) = ctx.txn(i) else {
         return Err(TransactionError::UnknownTransaction(id));
@@ -120,23 +130,25 @@ pub(crate) fn send_response(ctx: &mut Ctx<'_>, i: u32, response: &Response) -> R
 pub(crate) fn own_response(ctx: &mut Ctx<'_>, i: u32, status: StatusCode) -> Option<Response> {
     let t = ctx.txn(i)?;
     let msg = Message::parse(t.request.clone()).ok()?;
-    let tag = ctx.rng.token("", 16);
-    stateless::response(msg.as_request()?, status, Some(&tag)).ok()
+    // 100 Trying carries no tag (§8.2.6.2); a final response gets a fresh one.
+    let tag = (status != StatusCode::TRYING).then(|| ctx.rng.token("", 16));
+    stateless::response(msg.as_request()?, status, tag.as_deref()).ok()
 }
 
 pub(crate) fn on_timer(ctx: &mut Ctx<'_>, i: u32, timer: Timer) {
     let Some(t) = ctx.txn(i) else { return };
     match (t.state, timer) {
-        (State::Proceeding, Timer::Trying) => {
-            if t.last.is_none() {
-                if let Some(r) = own_response(ctx, i, StatusCode::TRYING) {
-                    let _ = send_response(ctx, i, &r);
-                }
+        (State::Proceeding, Timer::Trying) if t.last.is_none() => {
+            if let Some(r) = own_response(ctx, i, StatusCode::TRYING) {
+                let _ = send_response(ctx, i, &r);
             }
         }
         (State::Proceeding, Timer::Tu) => {
             let id = ctx.id(i);
-            ctx.event(Event::Timeout { id, timer: Timer::Tu });
+            ctx.event(Event::Timeout {
+                id,
+                timer: Timer::Tu,
+            });
             if let Some(r) = own_response(ctx, i, StatusCode::REQUEST_TIMEOUT) {
                 let _ = send_response(ctx, i, &r);
             }

@@ -39,7 +39,11 @@ pub(crate) fn on_request(ctx: &mut Ctx<'_>, i: u32) {
 }
 
 /// A response from the transaction user.
-pub(crate) fn send_response(ctx: &mut Ctx<'_>, i: u32, response: &Response) -> Result<(), TransactionError> {
+pub(crate) fn send_response(
+    ctx: &mut Ctx<'_>,
+    i: u32,
+    response: &Response,
+) -> Result<(), TransactionError> {
     let id = ctx.id(i);
     let Some(t) = ctx.txn(i) else {
         return Err(TransactionError::UnknownTransaction(id));
@@ -75,7 +79,10 @@ pub(crate) fn on_timer(ctx: &mut Ctx<'_>, i: u32, timer: Timer) {
     match (t.state, timer) {
         (State::Trying | State::Proceeding, Timer::Tu) => {
             let id = ctx.id(i);
-            ctx.event(Event::Timeout { id, timer: Timer::Tu });
+            ctx.event(Event::Timeout {
+                id,
+                timer: Timer::Tu,
+            });
             match own_response(ctx, i, StatusCode::REQUEST_TIMEOUT) {
                 Some(r) => {
                     let _ = send_response(ctx, i, &r);

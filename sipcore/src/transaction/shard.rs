@@ -97,7 +97,9 @@ impl Shard {
     /// The index of the live transaction a handle names.
     pub fn resolve(&self, index: u32, generation: u32) -> Option<u32> {
         match self.slots.get(index as usize) {
-            Some(s) if s.generation == generation && matches!(s.entry, Entry::Live(_)) => Some(index),
+            Some(s) if s.generation == generation && matches!(s.entry, Entry::Live(_)) => {
+                Some(index)
+            }
             _ => None,
         }
     }

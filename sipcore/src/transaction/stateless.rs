@@ -1,10 +1,16 @@
-//! Responses built from a request (RFC 3261 §8.2.6), for answering without a
-//! transaction (a stateless 503 under overload, a 400 to a request the layer could not
-//! key) and for the transaction user's everyday answers.
+//! Answering without a transaction, and the bridge from the message builders to
+//! [`TransactionLayer::send_response`](super::TransactionLayer::send_response).
 //!
-//! The Via lines, From, Call-ID and CSeq are copied from the request by span; the To line
-//! too, with a tag added when the request had none (§8.2.6.2; never on 100 Trying). A
-//! 100 Trying copies Timestamp (§8.2.6.1).
+//! The responses themselves are built by [`response_to`] (RFC 3261 §8.2.6) and, for a
+//! request that did not even parse, [`response_for_error`](crate::message::response_for_error).
+//! This module adds what the transaction layer's callers need around them:
+//!
+//! - [`response`]: a built response parsed into the [`Response`] that `send_response`
+//!   takes (one call for the everyday answers of a TU);
+//! - [`overloaded`]: the stateless 503 for a request the layer refused with
+//!   [`TransactionError::Overloaded`];
+//! - [`malformed`]: the stateless 400 for a request the layer could not key
+//!   ([`TransactionError::Malformed`]).
 //!
 //! ```
 //! use bytes::Bytes;
@@ -21,106 +27,69 @@
 //!       Content-Length: 0\r\n\r\n",
 //! ))?;
 //! let req = msg.as_request().unwrap();
-//! let resp = stateless::response(req, StatusCode::SERVICE_UNAVAILABLE, Some("x1"))?;
-//! assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-//! assert_eq!(resp.reason(), b"Service Unavailable");
+//! let resp = stateless::response(req, StatusCode::OK, Some("x1"))?;
 //! assert_eq!(resp.to()?.tag(), Some("x1"));
-//! assert_eq!(resp.top_via()?.branch(), Some("z9hG4bK776"));
+//!
+//! let busy = Message::parse(stateless::overloaded(req, Some(5)))?;
+//! assert_eq!(busy.as_response().unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+//! assert_eq!(busy.header_by_name("Retry-After"), Some(&b"5"[..]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt::Write;
+use bytes::Bytes;
 
-use bytes::{BufMut, BytesMut};
-
-use crate::message::{HeaderId, Message, Request, Response, StatusCode};
+use crate::message::{response_to, Message, Request, Response, StatusCode};
 use crate::parse::ParseError;
 
 use super::TransactionError;
 
-/// A response to `request` with the canonical reason phrase and no body.
-///
-/// `to_tag` is added to the To header when the request has no To tag and the status is
-/// not 100 (a UAS or the layer picks it; see
-/// [`TransactionLayer::new_tag`](super::TransactionLayer::new_tag)).
+/// The response `status` to `request` with the canonical reason phrase, To tagged with
+/// `to_tag` when the request's To has none, parsed and ready for `send_response`.
+/// For reason phrases, extra headers or a body, build with [`response_to`] and parse
+/// with [`parse_response`].
 pub fn response(
     request: &Request,
     status: StatusCode,
     to_tag: Option<&str>,
 ) -> Result<Response, TransactionError> {
-    response_with(request, status, status.canonical_reason(), to_tag, b"", b"")
+    let mut b = response_to(request, status);
+    if let Some(tag) = to_tag {
+        b = b.to_tag(tag);
+    }
+    parse_response(b.build())
 }
 
-/// A response to `request` with a reason phrase, extra header lines (`headers`, each
-/// ending in CRLF, e.g. `b"Retry-After: 5\r\n"`) and a body (Content-Length is set).
-///
-/// A reason phrase holding CR or LF is replaced by the canonical one.
-pub fn response_with(
-    request: &Request,
-    status: StatusCode,
-    reason: &str,
-    to_tag: Option<&str>,
-    headers: &[u8],
-    body: &[u8],
-) -> Result<Response, TransactionError> {
-    let missing = |what| ParseError::malformed(request.headers_end(), what);
-    let line = |id: HeaderId, what| {
-        request
-            .header_entry(id)
-            .map(|h| request.slice(h.line))
-            .ok_or(missing(what))
-    };
-    let reason = if reason.bytes().any(|b| b == b'\r' || b == b'\n') {
-        status.canonical_reason()
-    } else {
-        reason
-    };
-    let mut b = BytesMut::with_capacity(request.headers_end() + headers.len() + body.len() + 64);
-    // Writing into a BytesMut cannot fail.
-    let _ = write!(b, "SIP/2.0 {} {}\r\n", status.as_u16(), reason);
-    let mut vias = 0;
-    for h in request.headers().iter().filter(|h| h.id == HeaderId::Via) {
-        b.put_slice(request.slice(h.line));
-        vias += 1;
-    }
-    if vias == 0 {
-        return Err(missing("Via header").into());
-    }
-    b.put_slice(line(HeaderId::From, "From header")?);
-    let to = request.header_entry(HeaderId::To).ok_or(missing("To header"))?;
-    let has_tag = request.to()?.tag().is_some();
-    match to_tag {
-        Some(tag) if !has_tag && status != StatusCode::TRYING => {
-            let buf = request.as_bytes();
-            b.put_slice(buf.get(to.line.start as usize..to.value.end as usize).unwrap_or_default());
-            b.put_slice(b";tag=");
-            b.put_slice(tag.as_bytes());
-            b.put_slice(buf.get(to.value.end as usize..to.line.end as usize).unwrap_or_default());
-        }
-        _ => b.put_slice(request.slice(to.line)),
-    }
-    b.put_slice(line(HeaderId::CallId, "Call-ID header")?);
-    b.put_slice(line(HeaderId::CSeq, "CSeq header")?);
-    if status == StatusCode::TRYING {
-        if let Some(h) = request.header(HeaderId::Timestamp) {
-            b.put_slice(b"Timestamp: ");
-            b.put_slice(h);
-            b.put_slice(b"\r\n");
-        }
-    }
-    b.put_slice(headers);
-    let _ = write!(b, "Content-Length: {}\r\n\r\n", body.len());
-    b.put_slice(body);
-    match Message::parse(b.freeze())? {
+/// Parses built response bytes into a [`Response`].
+pub fn parse_response(bytes: Bytes) -> Result<Response, TransactionError> {
+    match Message::parse(bytes)? {
         Message::Response(r) => Ok(r),
-        Message::Request(_) => Err(missing("response").into()),
+        Message::Request(_) => Err(ParseError::malformed(0, "a status line").into()),
     }
+}
+
+/// The stateless `503 Service Unavailable` for a request refused under load, with
+/// `Retry-After` when given. The To tag is left out: the request never reaches a
+/// dialog, and a retransmission gets the same bytes.
+pub fn overloaded(request: &Request, retry_after_secs: Option<u32>) -> Bytes {
+    let secs = retry_after_secs.map(|s| s.to_string());
+    let b = response_to(request, StatusCode::SERVICE_UNAVAILABLE);
+    match &secs {
+        Some(s) => b.header("Retry-After", s.as_str()).build(),
+        None => b.build(),
+    }
+}
+
+/// The stateless `400 Bad Request` for a request whose matching headers did not parse
+/// (what [`TransactionError::Malformed`] reports), with the parse error as reason
+/// phrase; `None` for an ACK or when no Via can be recovered. The request's raw bytes
+/// are re-read leniently by [`response_for_error`](crate::message::response_for_error).
+pub fn malformed(request: &Request, error: ParseError) -> Option<Bytes> {
+    crate::message::response_for_error(request.as_bytes(), error)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn req(b: &'static [u8]) -> Request {
         match Message::parse(Bytes::from_static(b)).unwrap() {
@@ -133,29 +102,22 @@ mod tests {
 f: <sip:a@h>;tag=1\r\nTo:  <sip:b@h>  \r\ni: c1\r\nCSeq: 2 INVITE\r\nTimestamp: 54\r\nContent-Length: 0\r\n\r\n";
 
     #[test]
-    fn copies_vias_and_tags_to() {
+    fn response_copies_and_tags() {
         let r = response(&req(REQ), StatusCode::BUSY_HERE, Some("t9")).unwrap();
         assert_eq!(r.vias().count(), 2);
         assert_eq!(r.to().unwrap().tag(), Some("t9"));
-        assert_eq!(r.from_().unwrap().tag(), Some("1"));
-        assert_eq!(r.call_id().unwrap(), "c1");
         assert_eq!(r.cseq().unwrap().seq, 2);
-        assert!(r.header_by_name("Timestamp").is_none());
     }
 
     #[test]
-    fn trying_keeps_timestamp_and_no_tag() {
-        let r = response(&req(REQ), StatusCode::TRYING, Some("t9")).unwrap();
-        assert_eq!(r.to().unwrap().tag(), None);
-        assert_eq!(r.header_by_name("Timestamp"), Some(&b"54"[..]));
-    }
-
-    #[test]
-    fn extra_headers_body_and_bad_reason() {
-        let r = response_with(&req(REQ), StatusCode::SERVICE_UNAVAILABLE, "x\r\ny", None, b"Retry-After: 5\r\n", b"hi")
-            .unwrap();
-        assert_eq!(r.reason(), b"Service Unavailable");
-        assert_eq!(r.header_by_name("Retry-After"), Some(&b"5"[..]));
-        assert_eq!(r.body(), b"hi");
+    fn malformed_answers_400() {
+        let bad = req(b"OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP p1;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n\
+To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n");
+        let err = bad.cseq().unwrap_err();
+        let answer = Message::parse(malformed(&bad, err).unwrap()).unwrap();
+        assert_eq!(
+            answer.as_response().unwrap().status(),
+            StatusCode::BAD_REQUEST
+        );
     }
 }

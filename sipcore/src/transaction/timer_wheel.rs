@@ -213,6 +213,9 @@ impl Wheel {
             tag: e.tag,
         };
         self.release(id);
+        if self.due_head == NIL {
+            self.recompute_earliest();
+        }
         Some(fired)
     }
 

@@ -123,7 +123,14 @@ pub(crate) struct Txn {
 }
 
 impl Txn {
-    pub fn new(kind: Kind, state: State, request: Bytes, target: Target, key: StoredKey, method: u8) -> Txn {
+    pub fn new(
+        kind: Kind,
+        state: State,
+        request: Bytes,
+        target: Target,
+        key: StoredKey,
+        method: u8,
+    ) -> Txn {
         Txn {
             request,
             last: None,
@@ -150,7 +157,7 @@ impl Txn {
     /// Whether it is reliable (no retransmissions, zero waits).
     #[inline]
     pub fn reliable(&self) -> bool {
-        self.target.is_reliable()
+        self.target.transport.is_reliable()
     }
 
     pub fn has(&self, flag: u8) -> bool {

@@ -6,7 +6,8 @@
 //! and hands it back in every [`Transmit`](crate::transaction::Transmit); the UDP
 //! endpoint and the TCP/TLS connection managers turn it into a socket operation.
 //!
-//! This module holds types only: no sockets, no I/O.
+//! This module holds types only: no sockets, no I/O. (The UDP and TCP branches carry
+//! a superset of this file with the same `Target` and `TransportKind`; either merges.)
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -18,10 +19,11 @@ use std::net::SocketAddr;
 /// use sipcore::transport::TransportKind;
 /// assert!(!TransportKind::Udp.is_reliable());
 /// assert!(TransportKind::Tls.is_reliable() && TransportKind::Tls.is_secure());
-/// assert_eq!(TransportKind::from_via("tcp"), Some(TransportKind::Tcp));
+/// assert_eq!(TransportKind::from_token("tcp"), Some(TransportKind::Tcp));
 /// assert_eq!(TransportKind::Wss.as_str(), "WSS");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum TransportKind {
     /// UDP: unreliable; the transaction layer retransmits.
     Udp,
@@ -64,8 +66,17 @@ impl TransportKind {
         }
     }
 
-    /// The transport for a Via transport token (case-insensitive); `None` for others.
-    pub fn from_via(token: &str) -> Option<TransportKind> {
+    /// Stream transports frame messages with Content-Length.
+    pub const fn is_stream(self) -> bool {
+        matches!(
+            self,
+            TransportKind::Tcp | TransportKind::Tls | TransportKind::Ws | TransportKind::Wss
+        )
+    }
+
+    /// The kind for a Via transport token or a `transport=` URI parameter
+    /// (case-insensitive); `None` for others.
+    pub fn from_token(token: &str) -> Option<TransportKind> {
         const ALL: [TransportKind; 6] = [
             TransportKind::Udp,
             TransportKind::Tcp,
@@ -76,15 +87,6 @@ impl TransportKind {
         ];
         ALL.into_iter()
             .find(|k| k.as_str().eq_ignore_ascii_case(token))
-    }
-
-    /// The default port: 5061 for TLS, 5060 otherwise (RFC 3261 §19.1.2; WebSocket
-    /// URIs carry their port explicitly).
-    pub const fn default_port(self) -> u16 {
-        match self {
-            TransportKind::Tls => 5061,
-            _ => 5060,
-        }
     }
 }
 
@@ -128,12 +130,6 @@ impl Target {
     /// A TCP target.
     pub const fn tcp(addr: SocketAddr) -> Target {
         Target::new(TransportKind::Tcp, addr)
-    }
-
-    /// Whether the transport is reliable; see [`TransportKind::is_reliable`].
-    #[inline]
-    pub const fn is_reliable(&self) -> bool {
-        self.transport.is_reliable()
     }
 }
 
