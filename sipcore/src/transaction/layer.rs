@@ -122,8 +122,16 @@ pub struct MemoryUsage {
 ///     }
 ///     other => panic!("{other:?}"),
 /// }
-/// // Timer K keeps the client transaction 5 s for retransmissions.
-/// assert_eq!(uac.next_deadline(), Some(now + std::time::Duration::from_secs(5)));
+/// // Timer K keeps the client transaction 5 s for response retransmissions: drive the
+/// // timers (a real loop sleeps until each deadline; a spurious wake-up is harmless).
+/// let mut t = now;
+/// while let Some(deadline) = uac.next_deadline() {
+///     t = deadline;
+///     uac.handle_timeout(t, &mut out);
+/// }
+/// assert!(uac.is_empty());
+/// assert_eq!(t, now + std::time::Duration::from_secs(5));
+/// assert!(matches!(out.poll_event(), Some(Event::Terminated { id }) if id == client));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
