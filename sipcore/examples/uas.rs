@@ -12,6 +12,9 @@
 //! It is deliberately small: a real UAS core would also retransmit its 2xx until the
 //! ACK arrives (RFC 3261 §13.3.1.4); over loopback nothing is lost.
 
+// An application, not the sans-IO core: it may read the clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +45,8 @@ impl Handler for Uas {
         _source: Target,
         merged: bool,
     ) {
-        let tag = ctx.new_tag();
-        let tag = Some(tag.as_str());
+        let tag_token = ctx.new_tag();
+        let tag = Some(tag_token.as_str());
         if merged {
             let _ = ctx.reply(id, &req, StatusCode::LOOP_DETECTED, tag);
             return;
@@ -53,7 +56,7 @@ impl Handler for Uas {
                 let _ = ctx.reply(id, &req, StatusCode::TRYING, None);
                 let _ = ctx.reply(id, &req, StatusCode::RINGING, tag);
                 let ok = response_to(&req, StatusCode::OK)
-                    .to_tag(tag.unwrap_or_default())
+                    .to_tag(tag_token.as_str())
                     .header("Contact", self.contact.as_str())
                     .build();
                 if let Ok(ok) = stateless::parse_response(ok) {
@@ -85,7 +88,12 @@ impl Handler for Uas {
         let _ = ctx.reply(id, &cancel, status, None);
         if let Some(inv) = invite.and_then(|i| self.pending.lock().remove(&i).map(|r| (i, r))) {
             let tag = ctx.new_tag();
-            let _ = ctx.reply(inv.0, &inv.1, StatusCode::REQUEST_TERMINATED, Some(tag.as_str()));
+            let _ = ctx.reply(
+                inv.0,
+                &inv.1,
+                StatusCode::REQUEST_TERMINATED,
+                Some(tag.as_str()),
+            );
         }
     }
 }
@@ -119,7 +127,9 @@ pub fn run(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     });
     let mut config = EndpointConfig::default();
     let builder = |pool: Box<dyn ReceiverPool>, config: EndpointConfig| {
-        Endpoint::builder(config).udp_pool(pool).start(handler.clone())
+        Endpoint::builder(config)
+            .udp_pool(pool)
+            .start(handler.clone())
     };
     let deadline = seconds.map(|s| std::time::Instant::now() + Duration::from_secs(s));
     let running = || deadline.is_none_or(|d| std::time::Instant::now() < d);

@@ -1,6 +1,8 @@
 //! The endpoint over real loopback UDP sockets, for every pool strategy: delivery once,
 //! retransmissions absorbed, overload answered 503, malformed input answered or dropped.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -22,13 +24,21 @@ struct Recorder {
 }
 
 impl Handler for Recorder {
-    fn on_request(&self, ctx: &mut Context<'_>, id: TransactionId, req: Request, _: Target, _: bool) {
+    fn on_request(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        req: Request,
+        _: Target,
+        _: bool,
+    ) {
         self.seen
             .lock()
             .push(req.top_via().unwrap().branch().unwrap().to_string());
         if !self.silent {
             let tag = ctx.new_tag();
-            ctx.reply(id, &req, StatusCode::OK, Some(tag.as_str())).unwrap();
+            ctx.reply(id, &req, StatusCode::OK, Some(tag.as_str()))
+                .unwrap();
         }
     }
 }
@@ -100,15 +110,42 @@ fn delivers_once(pool: Box<dyn ReceiverPool>) {
         })
         .collect();
     let ok: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    assert_eq!(ok, 2 * SENDERS * PER_SENDER, "{strategy}: every request and retransmission answered");
+    assert_eq!(
+        ok,
+        2 * SENDERS * PER_SENDER,
+        "{strategy}: every request and retransmission answered"
+    );
     let seen = rec.seen.lock().clone();
-    assert_eq!(seen.len(), SENDERS * PER_SENDER, "{strategy}: handler once per request");
+    assert_eq!(
+        seen.len(),
+        SENDERS * PER_SENDER,
+        "{strategy}: handler once per request"
+    );
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), seen.len());
+    // A worker records its stats after the handler returns, i.e. after the answer left.
+    let handled = |ps: &[sipcore::pool::WorkerSnapshot]| -> u64 {
+        ps.iter()
+            .filter(|w| w.id != usize::MAX)
+            .map(|w| w.messages)
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while (handled(&endpoint.ps()) as usize) < 2 * SENDERS * PER_SENDER && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let ps = endpoint.ps();
-    let handled: u64 = ps.iter().filter(|w| w.id != usize::MAX).map(|w| w.messages).sum();
-    assert_eq!(handled as usize, 2 * SENDERS * PER_SENDER, "{strategy}: ps counts");
+    let handled = handled(&ps);
+    assert_eq!(
+        handled as usize,
+        2 * SENDERS * PER_SENDER,
+        "{strategy}: ps counts"
+    );
     assert!(ps.iter().all(|w| w.strategy == strategy));
-    assert_eq!(endpoint.counters().requests_in as usize, 2 * SENDERS * PER_SENDER);
+    assert_eq!(
+        endpoint.counters().requests_in as usize,
+        2 * SENDERS * PER_SENDER
+    );
     endpoint.shutdown();
 }
 
@@ -124,7 +161,9 @@ fn reuse_port_endpoint() {
 
 #[test]
 fn dispatcher_endpoint() {
-    delivers_once(Box::new(DispatcherPool::bind(&udp_config(), 2, 256).unwrap()));
+    delivers_once(Box::new(
+        DispatcherPool::bind(&udp_config(), 2, 256).unwrap(),
+    ));
 }
 
 #[test]
@@ -144,7 +183,8 @@ fn inline_endpoint() {
     let c = client();
     let me = c.local_addr().unwrap();
     for n in 0..20 {
-        c.send_to(&options(&format!("z9hG4bKi{n}"), me), to).unwrap();
+        c.send_to(&options(&format!("z9hG4bKi{n}"), me), to)
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(2);
         while pool.poll(Duration::from_millis(5), 16).unwrap() == 0 && Instant::now() < deadline {}
         endpoint.handle_timeout();
@@ -176,10 +216,12 @@ fn overload_answers_503_and_still_absorbs_retransmissions() {
         .start(rec.clone())
         .unwrap();
     let c = client();
-    c.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let me = c.local_addr().unwrap();
     for n in 0..10 {
-        c.send_to(&options(&format!("z9hG4bKo{n}"), me), to).unwrap();
+        c.send_to(&options(&format!("z9hG4bKo{n}"), me), to)
+            .unwrap();
     }
     // Let the first ten become transactions (the handler stays silent).
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -189,7 +231,8 @@ fn overload_answers_503_and_still_absorbs_retransmissions() {
     assert_eq!(rec.seen.lock().len(), 10);
     let mut buf = [0u8; 4096];
     for n in 10..30 {
-        c.send_to(&options(&format!("z9hG4bKo{n}"), me), to).unwrap();
+        c.send_to(&options(&format!("z9hG4bKo{n}"), me), to)
+            .unwrap();
         let (len, _) = c.recv_from(&mut buf).unwrap();
         let m = Message::parse(bytes::Bytes::copy_from_slice(&buf[..len])).unwrap();
         assert_eq!(m.as_response().unwrap().status().as_u16(), 503);
@@ -197,9 +240,13 @@ fn overload_answers_503_and_still_absorbs_retransmissions() {
     }
     // Retransmissions of the live ones: absorbed, no 503, no new handler call.
     for n in 0..10 {
-        c.send_to(&options(&format!("z9hG4bKo{n}"), me), to).unwrap();
+        c.send_to(&options(&format!("z9hG4bKo{n}"), me), to)
+            .unwrap();
     }
-    assert!(c.recv_from(&mut buf).is_err(), "no answer to absorbed retransmissions");
+    assert!(
+        c.recv_from(&mut buf).is_err(),
+        "no answer to absorbed retransmissions"
+    );
     assert_eq!(rec.seen.lock().len(), 10);
     let counters = endpoint.counters();
     assert_eq!(counters.overload_503, 20);
@@ -221,16 +268,22 @@ fn malformed_input_is_answered_or_dropped_and_serving_goes_on() {
     // Garbage: dropped.
     c.send_to(b"\x00\x01garbage\r\n\r\n", to).unwrap();
     // Unsupported version with a usable Via: 505.
-    let v3 = String::from_utf8(options("z9hG4bKv3", me)).unwrap().replacen("SIP/2.0\r\n", "SIP/3.0\r\n", 1);
+    let v3 = String::from_utf8(options("z9hG4bKv3", me))
+        .unwrap()
+        .replacen("SIP/2.0\r\n", "SIP/3.0\r\n", 1);
     c.send_to(v3.as_bytes(), to).unwrap();
     assert_eq!(recv_status(&c), Some(505));
     // Max-Forwards out of range: 400.
-    let bad = String::from_utf8(options("z9hG4bKmf", me)).unwrap().replace("Max-Forwards: 70", "Max-Forwards: 300");
+    let bad = String::from_utf8(options("z9hG4bKmf", me))
+        .unwrap()
+        .replace("Max-Forwards: 70", "Max-Forwards: 300");
     c.send_to(bad.as_bytes(), to).unwrap();
     // Max-Forwards is validated by the TU, not the transaction layer: the request is
     // delivered; a broken CSeq is what the layer cannot match on.
     let _ = recv_status(&c);
-    let bad_cseq = String::from_utf8(options("z9hG4bKcs", me)).unwrap().replace("CSeq: 1 OPTIONS", "CSeq: 99999999999 OPTIONS");
+    let bad_cseq = String::from_utf8(options("z9hG4bKcs", me))
+        .unwrap()
+        .replace("CSeq: 1 OPTIONS", "CSeq: 99999999999 OPTIONS");
     c.send_to(bad_cseq.as_bytes(), to).unwrap();
     assert_eq!(recv_status(&c), Some(400));
     // Still serving.

@@ -128,7 +128,11 @@ impl Context<'_> {
     }
 
     /// Sends `response` through server transaction `id`.
-    pub fn respond(&mut self, id: TransactionId, response: Response) -> Result<(), TransactionError> {
+    pub fn respond(
+        &mut self,
+        id: TransactionId,
+        response: Response,
+    ) -> Result<(), TransactionError> {
         self.shared
             .layer
             .send_response(self.now, id, response, self.out)

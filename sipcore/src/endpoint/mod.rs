@@ -60,7 +60,7 @@ use parking_lot::{Condvar, Mutex};
 pub use counters::{CounterSnapshot, Counters};
 pub use handler::{Context, Handler};
 
-use crate::message::{build::response_for_error, Message};
+use crate::message::{response_for_error, Message};
 use crate::parse::{parse_datagram, ParseError, ParseErrorKind};
 use crate::pool::{DatagramHandler, ReceiverPool, WorkerHandler, WorkerSnapshot};
 use crate::transaction::{stateless, Config, Event, Outputs, TransactionError, TransactionLayer};
@@ -146,7 +146,9 @@ impl Shared {
             while let Some(t) = out.poll_transmit() {
                 progressed = true;
                 if let Err(e) = self.send(&t.target, t.payload) {
-                    self.layer
+                    // The transaction may have ended meanwhile; nothing else to tell then.
+                    let _ = self
+                        .layer
                         .handle_send_error(now, t.transaction, failure_of(&e), out);
                 }
             }
@@ -203,7 +205,6 @@ impl Shared {
             Event::Timeout { id, timer } => h.on_timeout(&mut ctx, id, timer),
             Event::TransportError { id, error } => h.on_transport_error(&mut ctx, id, error),
             Event::Terminated { id } => h.on_terminated(&mut ctx, id),
-            _ => {}
         }
     }
 
@@ -268,7 +269,7 @@ impl Shared {
     /// a 503, responses go to their client transactions.
     fn on_queue_full(&self, now: Instant, r: Received, out: &mut Outputs) {
         match parse_datagram(r.data.clone()) {
-            Ok(Message::Request(req)) if !self.layer.is_retransmission(&req, r.source) => {
+            Ok(Message::Request(req)) if !self.layer.matches_server_transaction(&req) => {
                 Counters::inc(&self.counters.queue_full_503);
                 let reply = stateless::overloaded(&req, Some(self.retry_after));
                 self.reply_stateless(&req, r.source, reply);
@@ -282,7 +283,11 @@ impl Shared {
 fn reply_target(reply: &Bytes, source: Target) -> Target {
     parse_datagram(reply.clone())
         .ok()
-        .and_then(|m| m.top_via().ok().map(|v| routing::response_target(&v, source)))
+        .and_then(|m| {
+            m.top_via()
+                .ok()
+                .map(|v| routing::response_target(&v, source))
+        })
         .unwrap_or(source)
 }
 

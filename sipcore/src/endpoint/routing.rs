@@ -83,7 +83,10 @@ mod tests {
             via_additions(&via("SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1"), src).as_deref(),
             Some(";received=192.0.2.9;rport=40000")
         );
-        assert_eq!(via_additions(&via("SIP/2.0/UDP 192.0.2.9:40000;branch=z9hG4bK1"), src), None);
+        assert_eq!(
+            via_additions(&via("SIP/2.0/UDP 192.0.2.9:40000;branch=z9hG4bK1"), src),
+            None
+        );
         assert_eq!(
             via_additions(&via("SIP/2.0/UDP host.example;branch=z9hG4bK1"), src).as_deref(),
             Some(";received=192.0.2.9")

@@ -39,6 +39,11 @@ impl TransportKind {
         !matches!(self, TransportKind::Udp)
     }
 
+    /// Whether the transport is secured (TLS, WSS).
+    pub fn is_secure(self) -> bool {
+        matches!(self, TransportKind::Tls | TransportKind::Wss)
+    }
+
     /// Stream transports frame messages with Content-Length.
     pub fn is_stream(self) -> bool {
         matches!(
