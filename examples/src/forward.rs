@@ -142,7 +142,13 @@ pub fn forward(
 }
 
 /// The response with its top Via (ours) removed, ready to relay upstream.
+///
+/// §16.7 step 3: a response with no Via left after ours was meant for this proxy and
+/// is not forwarded (an error here).
 pub fn strip_top_via(resp: &Response) -> Result<Response, TransactionError> {
+    if resp.vias().nth(1).is_none() {
+        return Err(TransactionError::InvalidRequest("no Via left after ours"));
+    }
     let mut e = Edits::for_response(resp);
     e.remove_top_via()
         .map_err(|_| TransactionError::InvalidRequest("response without a Via of ours"))?;
