@@ -59,6 +59,8 @@ pub(crate) const TIMEOUT: usize = 1;
 pub(crate) const F_TIMER_C_FIRED: u8 = 1;
 /// Flag: the transaction is matched by the RFC 2543 rules (branch without cookie).
 pub(crate) const F_LEGACY: u8 = 2;
+/// Flag (ICT): a CANCEL was created for it; there is never a second one.
+pub(crate) const F_CANCELLED: u8 = 4;
 
 /// What a transaction is matched by: the bucket hash, and spans into its request.
 #[derive(Debug, Clone, Copy, Default)]
