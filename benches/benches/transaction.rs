@@ -4,7 +4,12 @@
 //!
 //! Messages are parsed outside the timed sections: the parse bench measures parsing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -56,7 +61,9 @@ fn parse(b: Bytes) -> Message {
 }
 
 fn ok_for(req: &Message) -> Response {
-    let bytes = response_to(req.as_request().unwrap(), StatusCode::OK).to_tag("t1").build();
+    let bytes = response_to(req.as_request().unwrap(), StatusCode::OK)
+        .to_tag("t1")
+        .build();
     match parse(bytes) {
         Message::Response(r) => r,
         Message::Request(_) => unreachable!(),
@@ -98,9 +105,13 @@ fn lifecycle(tcp: bool) -> Duration {
             .collect();
         let t0 = Instant::now();
         for (req, retransmission, ok) in batch {
-            layer.handle_message(start, alice(tcp), req, &mut out).unwrap();
+            layer
+                .handle_message(start, alice(tcp), req, &mut out)
+                .unwrap();
             let id = new_request_id(&mut out);
-            layer.handle_message(start, alice(tcp), retransmission, &mut out).unwrap();
+            layer
+                .handle_message(start, alice(tcp), retransmission, &mut out)
+                .unwrap();
             layer.send_response(start, id, ok, &mut out).unwrap();
             drain(&mut out);
         }
@@ -118,8 +129,12 @@ fn bench_lifecycle(c: &mut Criterion) {
     let mut g = c.benchmark_group("transaction/create_match_terminate_100k");
     g.throughput(Throughput::Elements(N as u64));
     g.sample_size(10);
-    g.bench_function("tcp", |b| b.iter_custom(|iters| (0..iters).map(|_| lifecycle(true)).sum()));
-    g.bench_function("udp_timer_j", |b| b.iter_custom(|iters| (0..iters).map(|_| lifecycle(false)).sum()));
+    g.bench_function("tcp", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| lifecycle(true)).sum())
+    });
+    g.bench_function("udp_timer_j", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| lifecycle(false)).sum())
+    });
     g.finish();
 }
 
@@ -136,13 +151,17 @@ fn full_table() -> (TransactionLayer, Instant, Vec<Message>, Vec<Message>) {
         let b = request(i, false, &format!("z9hG4bK{i}s"));
         let m = parse(b.clone());
         let ok = ok_for(&m);
-        layer.handle_message(start, alice(false), m, &mut out).unwrap();
+        layer
+            .handle_message(start, alice(false), m, &mut out)
+            .unwrap();
         let id = new_request_id(&mut out);
         layer.send_response(start, id, ok, &mut out).unwrap();
         let branch = layer.new_branch();
         let creq = parse(request(N + i, false, &branch));
         let trying = response_to(creq.as_request().unwrap(), StatusCode::TRYING).build();
-        layer.send_request(start, creq.as_request().unwrap().clone(), bob(), &mut out).unwrap();
+        layer
+            .send_request(start, creq.as_request().unwrap().clone(), bob(), &mut out)
+            .unwrap();
         drain(&mut out);
         if i % 97 == 0 {
             retrans.push(parse(b));
@@ -165,7 +184,9 @@ fn bench_match(c: &mut Criterion) {
                 retrans[k].clone()
             },
             |m| {
-                layer.handle_message(start, alice(false), m, &mut out).unwrap();
+                layer
+                    .handle_message(start, alice(false), m, &mut out)
+                    .unwrap();
                 drain(&mut out);
             },
             BatchSize::SmallInput,

@@ -11,7 +11,7 @@
 //!                Completed ── Timer K (T4; 0 reliable) ──► Terminated
 //! ```
 //! A CANCEL waiting for its INVITE's first provisional response sits in `Held`, with
-//! no timers, until [`start`] sends it. A transport error in any state: TransportError,
+//! no timers, until the first provisional response of the INVITE sends it. A transport error in any state: TransportError,
 //! Terminated.
 
 use crate::message::Response;
