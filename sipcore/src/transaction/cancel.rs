@@ -64,7 +64,7 @@ pub(crate) fn cancel(ctx: &mut Ctx<'_>, invite: u32) -> Result<TransactionId, Tr
     let req = parsed
         .as_request()
         .ok_or(TransactionError::InvalidRequest("not a request"))?;
-    let key = MsgKey::request(req, ctx.seed)?;
+    let key = MsgKey::request(req, ctx.seed)?.with_tags(req)?;
     let (stored, legacy) = key.store(req.as_bytes());
     let mut txn = Txn::new(Kind::Nict, State::Held, req.bytes(), target, stored, CANCEL);
     if legacy {

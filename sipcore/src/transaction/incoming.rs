@@ -21,7 +21,10 @@ impl TransactionLayer {
         req: Request,
         out: &mut Outputs,
     ) -> Result<(), TransactionError> {
-        let key = MsgKey::request(&req, self.hash_seed)?;
+        let mut key = MsgKey::request(&req, self.hash_seed)?;
+        if key.branch.is_none() {
+            key = key.with_tags(&req)?;
+        }
         let n = self.shard_of(key.hash);
         let mut locked = self.lock(n);
         let mut ctx = self.ctx(&mut locked, n, now, out);
@@ -41,6 +44,9 @@ impl TransactionLayer {
             });
             return Ok(());
         };
+        if key.branch.is_some() {
+            key = key.with_tags(&req)?;
+        }
         if ctx.shard.count_hash(key.hash) >= self.config.max_per_call_seq || !self.reserve() {
             return Err(TransactionError::Overloaded(Box::new(req)));
         }

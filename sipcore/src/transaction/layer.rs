@@ -399,7 +399,7 @@ impl TransactionLayer {
         target: Target,
         out: &mut Outputs,
     ) -> Result<TransactionId, TransactionError> {
-        let key = MsgKey::request(&request, self.hash_seed)?;
+        let key = MsgKey::request(&request, self.hash_seed)?.with_tags(&request)?;
         let Some((_, code)) = creates(&key) else {
             return Err(TransactionError::InvalidRequest(
                 "ACK is sent without a transaction (RFC 3261 §13.2.2.4)",
