@@ -39,7 +39,6 @@ pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source:
         return; // Completed absorbs retransmissions; Held has sent nothing.
     }
     let status = response.status();
-    t.status = status.as_u16();
     let reliable = t.reliable();
     t.state = if status.is_provisional() {
         State::Proceeding

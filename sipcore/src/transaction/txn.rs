@@ -119,8 +119,6 @@ pub(crate) struct Txn {
     pub method: u8,
     /// Retransmissions so far (the backoff exponent).
     pub retransmits: u8,
-    /// Last status sent or received (0: none).
-    pub status: u16,
     pub flags: u8,
 }
 
@@ -145,7 +143,6 @@ impl Txn {
             state,
             method,
             retransmits: 0,
-            status: 0,
             flags: 0,
         }
     }
