@@ -110,15 +110,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn send(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
-        let r = match target.transport {
-            TransportKind::Udp => match &self.udp {
-                Some(u) => u.send(target, data),
-                None => Err(SendError::NoTransport(TransportKind::Udp)),
-            },
-            kind => match self.streams.get(&kind) {
-                Some(t) => t.send(target, data),
-                None => Err(SendError::NoTransport(kind)),
-            },
+        let r = match (self.streams.get(&target.transport), &self.udp) {
+            (Some(t), _) => t.send(target, data),
+            (None, Some(u)) if target.transport == TransportKind::Udp => u.send(target, data),
+            _ => Err(SendError::NoTransport(target.transport)),
         };
         if r.is_err() {
             Counters::inc(&self.counters.send_errors);
@@ -407,9 +402,10 @@ impl EndpointBuilder {
         self
     }
 
-    /// Registers a stream transport (TCP, TLS) for sending. Its received messages and
-    /// failures reach the endpoint through [`Endpoint::sink`] and
-    /// [`Endpoint::transport_events`], which the transport is created with.
+    /// Registers a transport for sending messages of its kind (TCP, TLS; or any
+    /// transport of your own, an in-memory one for tests, which then takes precedence
+    /// over the pool's UDP socket). Received messages and failures reach the endpoint
+    /// through [`Endpoint::sink`] and [`Endpoint::transport_events`].
     pub fn stream_transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.streams.insert(transport.kind(), transport);
         self
@@ -565,8 +561,7 @@ impl Endpoint {
     /// Handles one received message on the caller's thread (for runtimes that receive
     /// themselves).
     pub fn handle_received(&self, received: Received) {
-        let mut out = Outputs::new();
-        self.shared.on_received(now(), received, &mut out);
+        self.ingress.on_received(received);
     }
 
     /// Stops receiving, lets live transactions finish or time out within the grace
