@@ -50,7 +50,7 @@ pub mod routing;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -322,57 +322,78 @@ thread_local! {
     static SINK_OUT: RefCell<Outputs> = RefCell::new(Outputs::new());
 }
 
-/// The endpoint as the pools and stream transports see it.
-struct Ingress(Arc<Shared>);
+/// The endpoint as the pools and stream transports see it. It exists before the
+/// endpoint starts (stream transports are created with it) and holds the shared state
+/// weakly, so a transport that keeps it does not keep the endpoint alive.
+#[derive(Default)]
+struct Ingress {
+    shared: OnceLock<Weak<Shared>>,
+}
+
+impl Ingress {
+    fn shared(&self) -> Option<Arc<Shared>> {
+        self.shared.get().and_then(Weak::upgrade)
+    }
+}
 
 struct Worker {
-    shared: Arc<Shared>,
+    shared: Option<Arc<Shared>>,
     out: Outputs,
 }
 
 impl WorkerHandler for Worker {
     fn handle(&mut self, received: Received) {
-        self.shared.on_received(now(), received, &mut self.out);
+        if let Some(shared) = &self.shared {
+            shared.on_received(now(), received, &mut self.out);
+        }
     }
 }
 
 impl DatagramHandler for Ingress {
     fn worker(&self, _id: usize) -> Box<dyn WorkerHandler> {
         Box::new(Worker {
-            shared: self.0.clone(),
+            shared: self.shared(),
             out: Outputs::new(),
         })
     }
 
     fn on_queue_full(&self, received: Received) {
-        let mut out = Outputs::new();
-        self.0.on_queue_full(now(), received, &mut out);
+        if let Some(shared) = self.shared() {
+            shared.on_queue_full(now(), received, &mut Outputs::new());
+        }
     }
 }
 
 impl MessageSink for Ingress {
     fn on_received(&self, received: Received) {
+        let Some(shared) = self.shared() else {
+            return;
+        };
         SINK_OUT.with(|out| match out.try_borrow_mut() {
-            Ok(mut out) => self.0.on_received(now(), received, &mut out),
-            Err(_) => self.0.on_received(now(), received, &mut Outputs::new()),
+            Ok(mut out) => shared.on_received(now(), received, &mut out),
+            Err(_) => shared.on_received(now(), received, &mut Outputs::new()),
         });
     }
 }
 
 impl TransportEvents for Ingress {
     fn on_transport_error(&self, target: Target, error: SendError) {
+        let Some(shared) = self.shared() else {
+            return;
+        };
         let t = now();
         let mut out = Outputs::new();
-        self.0
+        shared
             .layer
             .handle_transport_error(t, target, failure_of(&error), &mut out);
-        self.0.drain(t, &mut out);
+        shared.drain(t, &mut out);
     }
 }
 
 /// Builds an [`Endpoint`]: register pools and transports, then [`start`](Self::start).
 pub struct EndpointBuilder {
     config: EndpointConfig,
+    ingress: Arc<Ingress>,
     udp: Option<UdpTransport>,
     pools: Vec<Box<dyn ReceiverPool>>,
     streams: HashMap<TransportKind, Arc<dyn Transport>>,
@@ -411,10 +432,23 @@ impl EndpointBuilder {
         self
     }
 
+    /// What a stream transport hands received messages to: create the transport with
+    /// it, register it with [`stream_transport`](Self::stream_transport), then start.
+    /// Messages that arrive before [`start`](Self::start) are dropped.
+    pub fn sink(&self) -> Arc<dyn MessageSink> {
+        self.ingress.clone()
+    }
+
+    /// What a stream transport reports failures to (see [`sink`](Self::sink)).
+    pub fn transport_events(&self) -> Arc<dyn TransportEvents> {
+        self.ingress.clone()
+    }
+
     /// Starts the pools and the timer thread.
     pub fn start(self, handler: Arc<dyn Handler>) -> std::io::Result<Endpoint> {
         let EndpointBuilder {
             config,
+            ingress,
             udp,
             mut pools,
             streams,
@@ -430,7 +464,7 @@ impl EndpointBuilder {
             timer_cv: Condvar::new(),
             stopping: AtomicBool::new(false),
         });
-        let ingress = Arc::new(Ingress(shared.clone()));
+        let _ = ingress.shared.set(Arc::downgrade(&shared));
         for p in &mut pools {
             p.start(ingress.clone())?;
         }
@@ -499,6 +533,7 @@ impl Endpoint {
     pub fn builder(config: EndpointConfig) -> EndpointBuilder {
         EndpointBuilder {
             config,
+            ingress: Arc::default(),
             udp: None,
             pools: Vec::new(),
             streams: HashMap::new(),
