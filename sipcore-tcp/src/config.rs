@@ -79,6 +79,10 @@ pub struct TcpConfig {
     pub use_alias: bool,
     /// Set `TCP_NODELAY` (SIP messages are small and latency matters). Default on.
     pub nodelay: bool,
+    /// `SO_SNDBUF` for every connection, in bytes; `None` keeps the system default (and
+    /// Linux's autotuning). A small value makes the write queue take over sooner. Default:
+    /// none.
+    pub send_buffer: Option<usize>,
     /// Bytes a worker reads per `read` call (its scratch buffer). Default 16 KiB.
     pub read_chunk: usize,
     /// Local addresses to bind outgoing connections to, used in turn (several loopback
@@ -108,6 +112,7 @@ impl Default for TcpConfig {
             keepalive_timeout: Duration::from_secs(10),
             use_alias: true,
             nodelay: true,
+            send_buffer: None,
             read_chunk: 16 * 1024,
             connect_sources: Vec::new(),
         }

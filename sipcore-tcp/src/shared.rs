@@ -284,6 +284,9 @@ impl Shared {
         if self.config.nodelay {
             socket.set_tcp_nodelay(true)?;
         }
+        if let Some(n) = self.config.send_buffer {
+            socket.set_send_buffer_size(n)?;
+        }
         let sources: Vec<_> = self
             .config
             .connect_sources

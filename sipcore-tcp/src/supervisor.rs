@@ -261,6 +261,9 @@ impl Supervisor {
         if shared.config.nodelay {
             let _ = stream.set_nodelay(true);
         }
+        if let Some(n) = shared.config.send_buffer {
+            let _ = socket2::SockRef::from(&stream).set_send_buffer_size(n);
+        }
         let local = stream
             .local_addr()
             .unwrap_or_else(|_| std::net::SocketAddr::new(peer.ip(), 0));
@@ -341,7 +344,12 @@ impl Supervisor {
         match conn.phase() {
             Phase::Closed => return,
             Phase::Connecting => match self.finish_connect(&conn, event) {
-                Ok(true) => writable = true,
+                Ok(true) => {
+                    writable = true;
+                    // Deadlines after the connect (keep-alive) may come before the
+                    // connect timeout that is armed.
+                    self.evaluate(k, self.shared.now());
+                }
                 Ok(false) => return,
                 Err(why) => {
                     self.shared.close(&conn, why);
