@@ -9,7 +9,7 @@
 //! - the supervisor alone changes the connection's registration in its `mio::Poll`.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -17,9 +17,29 @@ use bytes::{Buf, Bytes, BytesMut};
 use mio::net::TcpStream;
 use parking_lot::Mutex;
 use sipcore::parse::StreamFramer;
+use socket2::SockRef;
 
 /// Slices handed to one `writev`.
 const MAX_IOV: usize = 64;
+
+/// `send(2)` flags: never raise `SIGPIPE` on a connection the peer closed (the error
+/// comes back as `EPIPE`), even in a host program that did not ignore the signal.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+)))]
+const SEND_FLAGS: libc::c_int = 0;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +168,7 @@ impl ReadState {
 pub(crate) fn write_some(stream: &TcpStream, data: &[u8]) -> io::Result<usize> {
     let mut off = 0;
     while let Some(rest) = data.get(off..).filter(|r| !r.is_empty()) {
-        match (&*stream).write(rest) {
+        match SockRef::from(stream).send_with_flags(rest, SEND_FLAGS) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => off += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -171,7 +191,8 @@ pub(crate) fn flush_queue(stream: &TcpStream, w: &mut WriteState) -> io::Result<
                 *slot = IoSlice::new(b);
                 n += 1;
             }
-            match (&*stream).write_vectored(slices.get(..n).unwrap_or_default()) {
+            let slices = slices.get(..n).unwrap_or_default();
+            match SockRef::from(stream).send_vectored_with_flags(slices, SEND_FLAGS) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(k) => k,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
