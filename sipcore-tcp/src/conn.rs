@@ -19,6 +19,8 @@ use parking_lot::Mutex;
 use sipcore::parse::StreamFramer;
 use socket2::SockRef;
 
+use crate::failure::Close;
+
 /// Slices handed to one `writev`.
 const MAX_IOV: usize = 64;
 
@@ -64,6 +66,8 @@ pub(crate) struct WriteState {
     pub(crate) progress_ms: u64,
     /// RFC 5923 aliases this connection is indexed under (besides its peer address).
     pub(crate) aliases: Vec<SocketAddr>,
+    /// Why it was closed, once it is.
+    pub(crate) closed_by: Option<Close>,
 }
 
 /// A TCP connection shared (`Arc`) by the index, its owner and senders.
@@ -112,6 +116,7 @@ impl Conn {
                 queued: 0,
                 progress_ms: now,
                 aliases: Vec::new(),
+                closed_by: None,
             }),
         }
     }
@@ -235,6 +240,7 @@ mod tests {
             queued: 5,
             progress_ms: 0,
             aliases: Vec::new(),
+            closed_by: None,
         };
         consume(&mut w, 2);
         assert_eq!(w.queue.front().unwrap().as_ref(), b"c");

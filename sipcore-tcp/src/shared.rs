@@ -118,14 +118,16 @@ impl Shared {
         for _ in 0..3 {
             let conn = match self.table.get(&addr) {
                 Some(c) => c,
-                None => self.connect(addr)?,
+                None => match self.connect(addr, &data)? {
+                    (_, true) => return Ok(()),
+                    (c, false) => c,
+                },
             };
             match self.send_on(&conn, data.clone()) {
                 Ok(()) => return Ok(()),
                 Err(Attempt::Failed(e)) => return Err(e),
-                // Closed between lookup and send: drop the stale index entry and retry
-                // (a failed destination is blacklisted by then, a cleanly closed one
-                // gets a new connection).
+                // Closed cleanly between lookup and send: drop the stale index entry
+                // and retry on a new connection.
                 Err(Attempt::Gone) => {
                     self.table.remove(&addr, &conn);
                 }
@@ -161,7 +163,14 @@ impl Shared {
         let mut rest = data;
         let mut w = conn.write.lock();
         match w.phase {
-            Phase::Closed => return Err(Attempt::Gone),
+            // A connection that failed reports its failure; a clean close lets the
+            // caller open a new one.
+            Phase::Closed => {
+                return Err(match w.closed_by {
+                    Some(why) if why.blacklists() => Attempt::Failed(why.send_error(conn.peer)),
+                    _ => Attempt::Gone,
+                })
+            }
             Phase::Open if w.queue.is_empty() => match write_some(&conn.stream, &rest) {
                 Ok(n) => {
                     if n > 0 {
@@ -190,15 +199,7 @@ impl Shared {
             self.close(conn, Close::ConnQueueFull);
             return Err(Attempt::Failed(SendError::ConnectionQueueFull));
         }
-        let total = self
-            .stats
-            .queued_bytes
-            .fetch_add(n as u64, Ordering::AcqRel)
-            + n as u64;
-        if total > self.config.wq_max as u64 {
-            self.stats
-                .queued_bytes
-                .fetch_sub(n as u64, Ordering::AcqRel);
+        if !self.reserve_queue(n) {
             drop(w);
             if n < len {
                 // Part of the message is on the wire; without the rest the stream is
@@ -209,9 +210,6 @@ impl Shared {
             }
             return Err(Attempt::Failed(SendError::QueueFull));
         }
-        self.stats
-            .queued_bytes_peak
-            .fetch_max(total, Ordering::Relaxed);
         let was_empty = w.queue.is_empty();
         w.queue.push_back(rest);
         w.queued += n;
@@ -244,13 +242,22 @@ impl Shared {
         }
     }
 
-    /// Opens a connection to `addr` (or finds the one another sender just opened).
-    fn connect(&self, addr: SocketAddr) -> Result<Arc<Conn>, SendError> {
+    /// Opens a connection to `addr` with `first` queued on it before anyone else can see
+    /// it (so a connect that fails at once still reports its own failure), or finds the
+    /// one another sender just opened. Returns the connection and whether `first` was
+    /// queued.
+    fn connect(&self, addr: SocketAddr, first: &Bytes) -> Result<(Arc<Conn>, bool), SendError> {
         let now = self.now();
+        let mut queued = false;
         let (conn, created) = self.table.get_or_try_insert(addr, || {
             if self.blacklist.contains(&addr, now) {
                 Counters::inc(&self.stats.blacklisted_sends);
                 return Err(SendError::Blacklisted(addr));
+            }
+            let n = first.len();
+            if n > self.config.conn_wq_max {
+                Counters::inc(&self.stats.conn_queue_full);
+                return Err(SendError::ConnectionQueueFull);
             }
             if !self.reserve_slot() {
                 Counters::inc(&self.stats.connection_limit);
@@ -259,13 +266,29 @@ impl Shared {
                     reason: "connection limit",
                 });
             }
+            if !self.reserve_queue(n) {
+                self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                Counters::inc(&self.stats.queue_full);
+                return Err(SendError::QueueFull);
+            }
             Counters::inc(&self.stats.connect_attempts);
             match self.open_socket(addr) {
                 Ok((stream, local, phase)) => {
-                    Ok(Arc::new(Conn::new(stream, addr, local, true, phase, now)))
+                    let conn = Conn::new(stream, addr, local, true, phase, now);
+                    {
+                        let mut w = conn.write.lock();
+                        w.queue.push_back(first.clone());
+                        w.queued = n;
+                    }
+                    Counters::inc(&self.stats.sent_queued);
+                    queued = true;
+                    Ok(Arc::new(conn))
                 }
                 Err(e) => {
                     self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                    self.stats
+                        .queued_bytes
+                        .fetch_sub(n as u64, Ordering::AcqRel);
                     let why = Close::from_io(&e);
                     self.count_and_blacklist(why, std::iter::once(addr));
                     Err(why.send_error(addr))
@@ -275,7 +298,21 @@ impl Shared {
         if created {
             self.command(Command::Register(conn.clone()));
         }
-        Ok(conn)
+        Ok((conn, queued))
+    }
+
+    /// Adds `n` bytes to the global queue total unless that would pass `wq_max`.
+    fn reserve_queue(&self, n: usize) -> bool {
+        let n = n as u64;
+        let total = self.stats.queued_bytes.fetch_add(n, Ordering::AcqRel) + n;
+        if total > self.config.wq_max as u64 {
+            self.stats.queued_bytes.fetch_sub(n, Ordering::AcqRel);
+            return false;
+        }
+        self.stats
+            .queued_bytes_peak
+            .fetch_max(total, Ordering::Relaxed);
+        true
     }
 
     fn open_socket(&self, addr: SocketAddr) -> io::Result<(TcpStream, SocketAddr, Phase)> {
@@ -328,6 +365,7 @@ impl Shared {
                 return false;
             }
             w.phase = Phase::Closed;
+            w.closed_by = Some(why);
             let n = std::mem::take(&mut w.queued);
             self.stats
                 .queued_bytes
