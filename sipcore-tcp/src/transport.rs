@@ -27,6 +27,9 @@ use crate::worker::Worker;
 /// The TCP transport: a cheap, cloneable handle to the connection manager's threads.
 ///
 /// Dropping the last handle shuts the threads down (as [`shutdown`](Self::shutdown)).
+/// A sink or event handler that holds a handle (an endpoint that answers requests) keeps
+/// the transport alive through the manager's own reference to it: call `shutdown`
+/// explicitly then.
 ///
 /// # Examples
 ///
@@ -70,7 +73,6 @@ struct Handle {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     worker_wakers: Vec<Arc<Waker>>,
-    listen_count: AtomicUsize,
 }
 
 impl Drop for Handle {
@@ -164,11 +166,9 @@ impl TcpTransport {
             shared: shared.clone(),
             threads: Mutex::new(threads),
             worker_wakers,
-            listen_count: AtomicUsize::new(0),
         });
         for l in listeners {
             shared.command(Command::Listen(l));
-            handle.listen_count.fetch_add(1, Ordering::Relaxed);
         }
         Ok(TcpTransport { handle })
     }
@@ -190,7 +190,6 @@ impl TcpTransport {
         let local = l.local_addr()?;
         shared.listeners.lock().push(local);
         shared.command(Command::Listen(l));
-        self.handle.listen_count.fetch_add(1, Ordering::Relaxed);
         Ok(local)
     }
 
@@ -226,15 +225,19 @@ impl TcpTransport {
         if shared.is_shutdown() {
             return Err(SendError::Closed);
         }
-        if let Some(result) = shared.send_existing(&source, response.clone()) {
-            return result;
-        }
+        let first = match shared.send_existing(&source, response.clone()) {
+            Some(Ok(())) => return Ok(()),
+            Some(Err(e)) => Some(e),
+            None => None,
+        };
+        // The connection is gone (or just failed): RFC 3261 §18.2.2, the Via address.
         let fallback = Message::parse(response.clone())
             .ok()
             .and_then(|m| m.top_via().ok().as_ref().and_then(response_fallback));
-        match fallback {
-            Some(addr) => shared.send(addr, response),
-            None => Err(SendError::ConnectionFailed {
+        match (fallback, first) {
+            (Some(addr), _) if addr != source => shared.send(addr, response),
+            (_, Some(e)) => Err(e),
+            _ => Err(SendError::ConnectionFailed {
                 addr: source,
                 reason: "connection gone and no usable Via",
             }),

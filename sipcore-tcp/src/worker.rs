@@ -20,7 +20,7 @@ use bytes::BytesMut;
 use crossbeam_channel::Receiver;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use sipcore::message::Message;
+use sipcore::message::{HeaderId, Message};
 use sipcore::parse::{ParseError, ParseErrorKind, StreamItem};
 use sipcore::transport::{Received, Target};
 use slab::Slab;
@@ -393,7 +393,13 @@ fn framing_failed(
 /// Hands one framed message to the sink (after noting an RFC 5923 alias).
 fn deliver(shared: &Shared, conn: &Arc<Conn>, message: Message) {
     Counters::inc(&shared.stats.messages_received);
-    if shared.config.use_alias && message.is_request() {
+    // Parse the top Via only when its raw value mentions `alias` (cheap scan first).
+    let maybe_alias = shared.config.use_alias
+        && message.is_request()
+        && message
+            .header(HeaderId::Via)
+            .is_some_and(|v| memchr::memmem::find(v, b"alias").is_some());
+    if maybe_alias {
         if let Some(alias) = message.top_via().ok().as_ref().and_then(alias_addr) {
             shared.add_alias(conn, alias);
         }

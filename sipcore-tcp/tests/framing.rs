@@ -255,3 +255,21 @@ fn pings_are_answered_and_outgoing_pings_expect_pongs() {
     assert!(st.pings_sent >= 3 && st.pongs_received >= 2, "{st:?}");
     assert_eq!(st.keepalive_timeouts, 1);
 }
+
+#[test]
+fn ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    let mut cfg = config();
+    cfg.listen = vec!["[::1]:0".parse().unwrap()];
+    let (server, _) = start_echo(cfg);
+    let client = start(config());
+    let to = Target::tcp(server.local_addr());
+    assert!(to.addr.is_ipv6());
+    client.tcp.send(&to, request("v6", "")).unwrap();
+    let got = client.recv();
+    assert_eq!(call_id_of(&got.data).unwrap(), "v6");
+    assert_eq!(got.source, to);
+}
