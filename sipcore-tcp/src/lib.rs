@@ -32,7 +32,7 @@
 //!   message: slowloris), keep-alive pong.
 //! - **Failures** (refused, reset, timeouts, queue limit, framing error) close the
 //!   connection, are counted in [`TcpStats`], blacklist the destination for
-//!   `blacklist_ttl`, and are reported to [`TransportEvents`] at once for the connection's
+//!   `blacklist_ttl`, and are reported to [`TransportEvents`](sipcore::transport::TransportEvents) at once for the connection's
 //!   peer address and aliases, so the transaction layer fails every transaction that sent
 //!   there (a 503 for the transaction user, not a 408 half a minute later). A send to a
 //!   blacklisted destination fails fast with `SendError::Blacklisted`.
@@ -52,7 +52,7 @@
 //! ## Memory
 //!
 //! An idle connection holds no read buffer and no write buffer: its bookkeeping is the
-//! connection struct (about 250 bytes), an index entry, a slab slot and one timer-wheel
+//! connection struct (216 bytes), an index entry, a slab slot and one timer-wheel
 //! entry, and no thread scans all connections (timers are re-armed only when they fire).
 //! The `idle_conns` example measures it over loopback: with 19,936 idle connections (the
 //! file limit of the machine it ran on) the server's RSS grew by 446 bytes and its PSS by
