@@ -40,6 +40,8 @@ const LISTENER_BASE: usize = usize::MAX - 1;
 const MAX_LISTENERS: usize = 1024;
 /// How soon to retry `accept` after it failed for lack of file descriptors.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+/// Accepts per listener per loop turn, so a connect storm cannot starve other events.
+const ACCEPTS_PER_TURN: usize = 256;
 
 /// What other threads ask of the supervisor.
 #[derive(Debug)]
@@ -96,7 +98,10 @@ pub(crate) struct Supervisor {
     next_worker: usize,
     dead: Vec<usize>,
     expired: Vec<(usize, u64)>,
+    /// Accepting failed (no file descriptors): try again in `ACCEPT_RETRY`.
     accept_retry: bool,
+    /// A listener still had connections after its turn: come back without sleeping.
+    accept_more: bool,
 }
 
 fn fd_of(conn: &Conn) -> std::os::fd::RawFd {
@@ -123,6 +128,7 @@ impl Supervisor {
             dead: Vec::new(),
             expired: Vec::new(),
             accept_retry: false,
+            accept_more: false,
         }
     }
 
@@ -137,6 +143,9 @@ impl Supervisor {
                 .map(|t| Duration::from_millis(t.saturating_sub(now)));
             if self.accept_retry {
                 timeout = Some(timeout.map_or(ACCEPT_RETRY, |t| t.min(ACCEPT_RETRY)));
+            }
+            if self.accept_more {
+                timeout = Some(Duration::ZERO);
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -154,7 +163,8 @@ impl Supervisor {
                 }
             }
             self.drain_commands();
-            if std::mem::take(&mut self.accept_retry) {
+            let retry = std::mem::take(&mut self.accept_retry);
+            if std::mem::take(&mut self.accept_more) || retry {
                 for i in 0..self.listeners.len() {
                     self.accept(i);
                 }
@@ -231,7 +241,7 @@ impl Supervisor {
     }
 
     fn accept(&mut self, i: usize) {
-        loop {
+        for _ in 0..ACCEPTS_PER_TURN {
             let Some(listener) = self.listeners.get(i) else {
                 return;
             };
@@ -249,6 +259,9 @@ impl Supervisor {
                 }
             }
         }
+        // Budget used up: the rest of the backlog waits one loop turn (edge-triggered,
+        // so no new event would come for it).
+        self.accept_more = true;
     }
 
     fn accepted(&mut self, stream: TcpStream, peer: std::net::SocketAddr) {

@@ -236,4 +236,45 @@ mod tests {
         n += fire(&mut w, 121_100).len();
         assert_eq!(n, 100_000);
     }
+
+    proptest::proptest! {
+        /// Every entry fires once, never before its deadline, and no later than one tick
+        /// after it when the owner sleeps until `next_expiry`; inserts may come at any
+        /// time, also while the wheel lags behind the clock.
+        #[test]
+        fn fires_once_on_time(
+            start in 0u64..1_000_000,
+            ops in proptest::collection::vec((0u64..400_000, 0u64..3_000), 1..60),
+        ) {
+            let mut w = Wheel::new(start);
+            let mut now = start;
+            let mut pending = std::collections::HashMap::new();
+            let mut out = Vec::new();
+            for (key, (delay, gap)) in ops.into_iter().enumerate() {
+                // The owner is woken by something else `gap` ms later, then inserts.
+                now += gap;
+                out.clear();
+                w.advance(now, &mut out);
+                for (k, d) in &out {
+                    proptest::prop_assert!(*d <= now);
+                    proptest::prop_assert_eq!(pending.remove(k), Some(*d));
+                }
+                w.insert(key, now + delay);
+                pending.insert(key, now + delay);
+            }
+            while !pending.is_empty() {
+                let next = w.next_expiry().unwrap();
+                proptest::prop_assert!(next > now);
+                now = next;
+                out.clear();
+                w.advance(now, &mut out);
+                for (k, d) in &out {
+                    proptest::prop_assert!(*d <= now, "early");
+                    proptest::prop_assert!(now - d < TICK_MS, "late: due {} fired {}", d, now);
+                    proptest::prop_assert_eq!(pending.remove(k), Some(*d));
+                }
+            }
+            proptest::prop_assert_eq!(w.len(), 0);
+        }
+    }
 }
