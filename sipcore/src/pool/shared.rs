@@ -9,8 +9,8 @@ use parking_lot::Mutex;
 
 use super::flow::{Claim, FlowSequencer};
 use super::{
-    handle_timed, join_all, recv_one, DatagramHandler, ReceiverPool, WorkerSnapshot, WorkerStats,
-    RECV_BUFFER,
+    handle_timed, join_all, recv_one, snapshots, DatagramHandler, ReceiverPool, WorkerSnapshot,
+    WorkerStats, RECV_BUFFER,
 };
 use crate::transport::udp::{bind_socket, UdpConfig, UdpTransport};
 use crate::transport::Transport;
@@ -113,12 +113,7 @@ impl ReceiverPool for SharedSocketPool {
     }
 
     fn ps(&self) -> Vec<WorkerSnapshot> {
-        let local = self.transport.local_addr();
-        self.stats
-            .iter()
-            .enumerate()
-            .map(|(id, s)| s.snapshot(id, self.strategy(), local, None))
-            .collect()
+        snapshots(&self.stats, self.strategy(), self.transport.local_addr())
     }
 
     fn shutdown(&mut self) {
