@@ -50,8 +50,10 @@
 //! ```
 
 pub mod edit;
+pub mod endpoint;
 pub mod message;
 pub mod parse;
+pub mod pool;
 pub mod transaction;
 pub mod transport;
 pub mod uri;

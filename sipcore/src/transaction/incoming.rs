@@ -1,11 +1,10 @@
 //! The network side of [`TransactionLayer::handle_message`]: a request to its server
 //! transaction (or a new one), a response to its client transaction (or out as a stray).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::message::{Method, Request, Response, Via};
-use crate::transport::{Target, TransportKind};
+use crate::message::{Method, Request, Response};
+use crate::transport::Target;
 
 use super::key::{cancels, client_matches, creates, merged_with, server_matches, MsgKey};
 use super::output::{Event, Outputs};
@@ -65,7 +64,11 @@ impl TransactionLayer {
         } else {
             State::Trying
         };
-        let target = self.response_target(source, &key.via);
+        let target = crate::transport::routing::response_target(
+            &key.via,
+            source,
+            self.config.symmetric_responses,
+        );
         let mut txn = Txn::new(kind, state, req.bytes(), target, stored, code);
         if legacy {
             txn.flags |= F_LEGACY;
@@ -93,33 +96,6 @@ impl TransactionLayer {
             }
         });
         Ok(())
-    }
-
-    /// Where responses of a server transaction go (RFC 3261 §18.2.2, RFC 3581): back
-    /// over the connection for reliable transports; for UDP to `maddr` if present, else
-    /// to the source address, at the source port with `rport` (or
-    /// [`Config::symmetric_responses`]), else at the sent-by port.
-    fn response_target(&self, source: Target, via: &Via<'_>) -> Target {
-        if source.transport.is_reliable() {
-            return source;
-        }
-        let sent_by_port = via.port.unwrap_or(match source.transport {
-            TransportKind::Tls | TransportKind::Wss => 5061,
-            _ => 5060,
-        });
-        if let Some(ip) = via
-            .maddr()
-            .and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse().ok())
-        {
-            return Target::new(source.transport, SocketAddr::new(ip, sent_by_port));
-        }
-        if self.config.symmetric_responses || via.rport().is_some() {
-            return source;
-        }
-        Target::new(
-            source.transport,
-            SocketAddr::new(source.addr.ip(), sent_by_port),
-        )
     }
 
     pub(super) fn on_response(

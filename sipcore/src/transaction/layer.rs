@@ -9,7 +9,7 @@ use crate::message::{Message, Request, Response};
 use crate::transport::Target;
 
 use super::config::{Config, Timings};
-use super::key::{client_matches, creates, MsgKey};
+use super::key::{client_matches, creates, server_matches, MsgKey};
 use super::output::{Event, Outputs, Timer, TransactionId};
 use super::rng::{self, mix64, Rng, Token};
 use super::shard::{state_bytes_per_transaction, Ctx, Shard};
@@ -483,6 +483,21 @@ impl TransactionLayer {
         out: &mut Outputs,
     ) -> Result<TransactionId, TransactionError> {
         self.with_txn(now, id, out, cancel::cancel)
+    }
+
+    /// Whether `request` belongs to a live server transaction (a retransmission, an ACK
+    /// for a non-2xx, a CANCEL's target aside): what a runtime checks before refusing a
+    /// request under load, so retransmissions are still absorbed. Malformed requests
+    /// match nothing.
+    pub fn matches_server_transaction(&self, request: &Request) -> bool {
+        let Ok(key) = MsgKey::request(request, self.hash_seed) else {
+            return false;
+        };
+        let locked = self.lock(self.shard_of(key.hash));
+        locked
+            .guard
+            .find(key.hash, |t| server_matches(t, &key))
+            .is_some()
     }
 
     /// Memory of the table itself (locks each shard in turn).

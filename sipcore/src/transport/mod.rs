@@ -1,61 +1,60 @@
-//! Transport addressing shared by the sans-IO layers and the runtimes that drive them.
+//! Transports: where messages go and how sending fails.
 //!
-//! A [`Target`] names where a message goes (or came from): a transport protocol and a
-//! socket address. The transaction layer uses it to pick its timers (RFC 3261 §17:
-//! reliable transports need no retransmissions and zero waits for Timers D, I, J and K)
-//! and hands it back in every [`Transmit`](crate::transaction::Transmit); the UDP
-//! endpoint and the TCP/TLS connection managers turn it into a socket operation.
+//! [`Transport`] is the trait every transport implements: UDP here ([`udp`]), TCP and TLS
+//! in the `sipcore-tcp` and `sipcore-tls` crates. Sending takes a [`Bytes`] (refcounted,
+//! never copied) and a [`Target`]; a failure is a typed [`SendError`] that the endpoint
+//! turns into a transaction error (503 to the transaction user at once).
 //!
-//! This module holds types only: no sockets, no I/O. (The UDP and TCP branches carry
-//! a superset of this file with the same `Target` and `TransportKind`; either merges.)
+//! Receiving goes the other way: a transport hands each datagram or framed stream message
+//! to a [`MessageSink`] (the endpoint) with its source and the local socket it came in on.
+
+pub mod routing;
+pub mod udp;
 
 use std::fmt;
 use std::net::SocketAddr;
 
-/// A SIP transport protocol, as named in the Via header (RFC 3261 §18, RFC 4168 SCTP,
-/// RFC 7118 WebSocket).
-///
-/// ```
-/// use sipcore::transport::TransportKind;
-/// assert!(!TransportKind::Udp.is_reliable());
-/// assert!(TransportKind::Tls.is_reliable() && TransportKind::Tls.is_secure());
-/// assert_eq!(TransportKind::from_token("tcp"), Some(TransportKind::Tcp));
-/// assert_eq!(TransportKind::Wss.as_str(), "WSS");
-/// ```
+use bytes::Bytes;
+
+/// The transport protocol of a [`Target`] (the Via transport token).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum TransportKind {
-    /// UDP: unreliable; the transaction layer retransmits.
+    /// UDP (unreliable).
     Udp,
-    /// TCP: reliable stream.
+    /// TCP.
     Tcp,
-    /// TLS over TCP: reliable stream.
+    /// TLS over TCP.
     Tls,
-    /// SCTP: reliable.
+    /// SCTP.
     Sctp,
-    /// WebSocket: reliable.
+    /// WebSocket (RFC 7118).
     Ws,
-    /// Secure WebSocket: reliable.
+    /// Secure WebSocket.
     Wss,
 }
 
 impl TransportKind {
-    /// Whether the transport delivers reliably (everything but UDP). Over a reliable
-    /// transport the transaction layer arms no retransmission timers (A, E, G) and
-    /// waits zero time where RFC 3261 says so (Timers D, I, J, K).
-    #[inline]
-    pub const fn is_reliable(self) -> bool {
+    /// Reliable transports need no retransmission timers (RFC 3261 §17).
+    pub fn is_reliable(self) -> bool {
         !matches!(self, TransportKind::Udp)
     }
 
     /// Whether the transport is secured (TLS, WSS).
-    #[inline]
-    pub const fn is_secure(self) -> bool {
+    pub fn is_secure(self) -> bool {
         matches!(self, TransportKind::Tls | TransportKind::Wss)
     }
 
-    /// The token written in a Via header.
-    pub const fn as_str(self) -> &'static str {
+    /// Stream transports frame messages with Content-Length.
+    pub fn is_stream(self) -> bool {
+        matches!(
+            self,
+            TransportKind::Tcp | TransportKind::Tls | TransportKind::Ws | TransportKind::Wss
+        )
+    }
+
+    /// The token used in Via headers.
+    pub fn as_str(self) -> &'static str {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
@@ -66,27 +65,18 @@ impl TransportKind {
         }
     }
 
-    /// Stream transports frame messages with Content-Length.
-    pub const fn is_stream(self) -> bool {
-        matches!(
-            self,
-            TransportKind::Tcp | TransportKind::Tls | TransportKind::Ws | TransportKind::Wss
-        )
-    }
-
-    /// The kind for a Via transport token or a `transport=` URI parameter
-    /// (case-insensitive); `None` for others.
+    /// The kind for a Via transport token or a `transport=` URI parameter (case-insensitive).
     pub fn from_token(token: &str) -> Option<TransportKind> {
-        const ALL: [TransportKind; 6] = [
+        [
             TransportKind::Udp,
             TransportKind::Tcp,
             TransportKind::Tls,
             TransportKind::Sctp,
             TransportKind::Ws,
             TransportKind::Wss,
-        ];
-        ALL.into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(token))
+        ]
+        .into_iter()
+        .find(|k| k.as_str().eq_ignore_ascii_case(token))
     }
 }
 
@@ -96,39 +86,35 @@ impl fmt::Display for TransportKind {
     }
 }
 
-/// Where a message goes or came from: a transport and a remote socket address.
-///
-/// For connection-oriented transports the address names the remote end of the
-/// connection; the connection manager maps it to a connection (reusing the flow a
-/// request came in on, so responses and in-dialog requests do not dial anew).
+/// Where a message goes (or came from): a transport and a socket address.
 ///
 /// ```
 /// use sipcore::transport::{Target, TransportKind};
-/// let t = Target::udp("192.0.2.7:5060".parse().unwrap());
+/// let t = Target::udp("127.0.0.1:5060".parse().unwrap());
 /// assert_eq!(t.transport, TransportKind::Udp);
-/// assert_eq!(t.to_string(), "UDP:192.0.2.7:5060");
+/// assert!(!t.transport.is_reliable());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Target {
-    /// The transport protocol.
+    /// The transport.
     pub transport: TransportKind,
     /// The remote address.
     pub addr: SocketAddr,
 }
 
 impl Target {
-    /// A target over `transport`.
-    pub const fn new(transport: TransportKind, addr: SocketAddr) -> Target {
+    /// A target of any kind.
+    pub fn new(transport: TransportKind, addr: SocketAddr) -> Self {
         Target { transport, addr }
     }
 
     /// A UDP target.
-    pub const fn udp(addr: SocketAddr) -> Target {
+    pub fn udp(addr: SocketAddr) -> Self {
         Target::new(TransportKind::Udp, addr)
     }
 
     /// A TCP target.
-    pub const fn tcp(addr: SocketAddr) -> Target {
+    pub fn tcp(addr: SocketAddr) -> Self {
         Target::new(TransportKind::Tcp, addr)
     }
 }
@@ -137,4 +123,112 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.transport, self.addr)
     }
+}
+
+/// Why a send failed. Every variant closes nothing by itself; the transport that reports
+/// it has already done what its policy says (close, blacklist) and counted it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The operating system refused the send.
+    #[error("{transport} send to {addr} failed: {kind}")]
+    Io {
+        /// Transport that failed.
+        transport: TransportKind,
+        /// Destination.
+        addr: SocketAddr,
+        /// What the OS said.
+        kind: std::io::ErrorKind,
+    },
+    /// The message does not fit the transport (e.g. above the UDP datagram limit).
+    #[error("message of {size} bytes exceeds the {limit}-byte limit")]
+    TooLarge {
+        /// Message size.
+        size: usize,
+        /// Limit.
+        limit: usize,
+    },
+    /// The connection's write queue is full (`conn_wq_max`); the connection was closed.
+    #[error("connection write queue full")]
+    ConnectionQueueFull,
+    /// The transport's global write queue is full (`wq_max`); the send was refused.
+    #[error("global write queue full")]
+    QueueFull,
+    /// The destination failed recently and is blacklisted.
+    #[error("destination {0} is blacklisted")]
+    Blacklisted(SocketAddr),
+    /// The connection was refused, reset or timed out.
+    #[error("connection to {addr} failed: {reason}")]
+    ConnectionFailed {
+        /// Destination.
+        addr: SocketAddr,
+        /// Short reason (refused, reset, connect timeout, send timeout, tls).
+        reason: &'static str,
+    },
+    /// No transport of the target's kind is registered.
+    #[error("no {0} transport")]
+    NoTransport(TransportKind),
+    /// The transport is shutting down.
+    #[error("transport closed")]
+    Closed,
+}
+
+/// A transport that can send messages. Implementations are shared between threads.
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Which kind this is.
+    fn kind(&self) -> TransportKind;
+
+    /// The local address it sends from / listens on.
+    fn local_addr(&self) -> SocketAddr;
+
+    /// Sends `data` (a whole SIP message) to `target.addr`.
+    fn send(&self, target: &Target, data: Bytes) -> Result<(), SendError>;
+}
+
+/// A message received by a transport.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The octets (one datagram, or one framed stream message).
+    pub data: Bytes,
+    /// Where it came from (transport + remote address).
+    pub source: Target,
+    /// The local socket it arrived on.
+    pub local: SocketAddr,
+}
+
+/// What a transport hands received messages to (the endpoint implements it).
+pub trait MessageSink: Send + Sync {
+    /// Called on the receiving thread for every datagram / framed message.
+    fn on_received(&self, received: Received);
+}
+
+/// What a transport tells the layer above about failures it detects by itself: a refused or
+/// reset connection, a connect or send timeout, a full write queue, a framing error.
+///
+/// Connection-oriented transports (TCP, TLS) queue writes, so a failure is often found after
+/// `send` returned `Ok`. The transport reports it here, at once, for the destination
+/// [`Target`]; the endpoint hands it to the transaction layer, which fails every transaction
+/// that sent to that target (the transaction user sees a 503 immediately instead of a 408
+/// when Timer B or F fires).
+///
+/// Called on the transport's own threads with no lock held: an implementation may send.
+///
+/// ```
+/// use sipcore::transport::{SendError, Target, TransportEvents};
+/// struct Log;
+/// impl TransportEvents for Log {
+///     fn on_transport_error(&self, target: Target, error: SendError) {
+///         eprintln!("{target}: {error}");
+///     }
+/// }
+/// Log.on_transport_error(Target::tcp("127.0.0.1:5060".parse().unwrap()), SendError::Closed);
+/// ```
+pub trait TransportEvents: Send + Sync {
+    /// A failure on the way to (or from) `target`; `error` says which.
+    fn on_transport_error(&self, target: Target, error: SendError);
+}
+
+/// Ignores every event (for tests and tools that only send).
+impl TransportEvents for () {
+    fn on_transport_error(&self, _target: Target, _error: SendError) {}
 }
