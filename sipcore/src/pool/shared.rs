@@ -19,7 +19,7 @@ use crate::transport::Transport;
 /// over all workers.
 ///
 /// **Order.** Workers take a receive lock around `recvfrom` and, still holding it, claim
-/// the datagram's flow (source address) in a [sequencer](super::flow). A datagram for a
+/// the datagram's flow (source address) in a per-flow sequencer. A datagram for a
 /// flow another worker is handling is queued behind it and handled by that worker, in
 /// arrival order. **Cost:** `recvfrom` calls are serialised (one reader at a time; at
 /// about 2-5 µs per call that caps receiving at a few hundred thousand datagrams per
