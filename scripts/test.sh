@@ -16,4 +16,5 @@ command -v sipp >/dev/null 2>&1 || { echo "test.sh: sipp is required and could n
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 cargo test --workspace

@@ -303,3 +303,32 @@ pub fn serve(
         })?;
     Ok(local)
 }
+
+/// The TCP transport's figures as Prometheus text.
+pub fn tcp_text(t: &sipcore_tcp::TcpStats) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# TYPE sipcore_tcp_connections gauge\nsipcore_tcp_connections {}",
+        t.connections_open
+    );
+    let _ = writeln!(
+        s,
+        "# TYPE sipcore_tcp_queued_bytes gauge\nsipcore_tcp_queued_bytes {}",
+        t.queued_bytes
+    );
+    for (name, v) in [
+        ("accepted", t.accepted),
+        ("connected", t.connected),
+        ("refused", t.refused),
+        ("reset", t.reset),
+        ("connect_timeouts", t.connect_timeouts),
+        ("send_timeouts", t.send_timeouts),
+        ("conn_queue_full", t.conn_queue_full),
+        ("queue_full", t.queue_full),
+        ("framing_errors", t.framing_errors),
+    ] {
+        let _ = writeln!(s, "sipcore_tcp_events_total{{event=\"{name}\"}} {v}");
+    }
+    s
+}

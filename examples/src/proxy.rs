@@ -9,9 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use sipcore::endpoint::{routing, Context, Handler};
+use sipcore::endpoint::{Context, Handler};
 use sipcore::message::{response_to, Method, Request, Response, StatusCode, ValidationError};
 use sipcore::transaction::{stateless, Timer, TransactionId, TransportFailure};
+use sipcore::transport::routing;
 use sipcore::transport::Target;
 use sipcore::uri::Uri;
 
@@ -237,7 +238,13 @@ impl Proxy {
     }
 
     /// Where an initial request without Route goes (§16.5).
-    fn route_initial(&self, ctx: &mut Context<'_>, id: TransactionId, req: &Request) -> Decision {
+    fn route_initial(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        req: &Request,
+        source: Target,
+    ) -> Decision {
         let now = ctx.now();
         let uri = req.uri();
         let (local_domain, user) = match &uri {
@@ -287,7 +294,7 @@ impl Proxy {
         }
         if let Some(hop) = self.next_hop {
             return Decision::Forward(vec![Dest {
-                target: Target::new(ctx_source_kind(req, hop), hop),
+                target: Target::new(source.transport, hop),
                 request_uri: None,
                 gateway: None,
             }]);
@@ -556,7 +563,7 @@ impl Proxy {
                     if let Ok(m) = stateless::parse_response(bytes.clone()) {
                         let target = m
                             .top_via()
-                            .map(|v| routing::response_target(&v, upstream))
+                            .map(|v| routing::response_target(&v, upstream, false))
                             .unwrap_or(upstream);
                         let _ = ctx.send_stateless(target, bytes);
                         self.metrics.response(status.as_u16());
@@ -620,15 +627,6 @@ impl Proxy {
             cdr.ended(req.call_id().unwrap_or_default(), &from, &to, now);
         }
     }
-}
-
-/// The transport a next-hop request goes over: the one it came in on. The request's
-/// top Via names it.
-fn ctx_source_kind(req: &Request, _hop: SocketAddr) -> sipcore::transport::TransportKind {
-    req.top_via()
-        .ok()
-        .and_then(|v| sipcore::transport::TransportKind::from_token(v.transport))
-        .unwrap_or(sipcore::transport::TransportKind::Udp)
 }
 
 /// From URI and Request-URI, for CDRs.
@@ -727,7 +725,7 @@ impl Handler for Proxy {
                 );
                 return;
             }
-            self.route_initial(ctx, id, &req)
+            self.route_initial(ctx, id, &req, source)
         };
         let (dests, gateways) = match decision {
             Decision::Done => return,

@@ -12,6 +12,7 @@ use sipcore::pool::{
 use sipcore::transaction::Config as TxConfig;
 use sipcore::transport::udp::UdpConfig;
 use sipcore::transport::{Transport, TransportKind};
+use sipcore_tcp::{TcpConfig, TcpTransport};
 
 use crate::acl::Acl;
 use crate::auth::Auth;
@@ -59,6 +60,8 @@ pub struct Running {
     pub proxy: Arc<Proxy>,
     /// Bound UDP addresses.
     pub udp: Vec<SocketAddr>,
+    /// The TCP transport, when listening on TCP.
+    pub tcp: Option<Arc<TcpTransport>>,
     /// Bound metrics address.
     pub metrics: Option<SocketAddr>,
 }
@@ -67,6 +70,9 @@ impl Running {
     /// Stops receiving, lets transactions finish (grace period), flushes the CDRs.
     pub fn shutdown(&self) {
         self.endpoint.shutdown();
+        if let Some(t) = &self.tcp {
+            t.shutdown();
+        }
         if let Some(cdr) = &self.proxy.cdr {
             cdr.close();
         }
@@ -96,6 +102,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
     let mut pools = Vec::new();
     let mut interfaces = Vec::new();
     let mut udp = Vec::new();
+    let mut tcp_listen = Vec::new();
     for l in cfg.listens() {
         if l.udp {
             let mut u = UdpConfig::new(l.addr);
@@ -113,10 +120,46 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
             udp.push(bound);
             pools.push(pool);
         }
-        if l.tcp || l.tls {
-            tracing::warn!(addr = %l.addr, "TCP/TLS listening needs the sipcore-tcp transport, not in this build; UDP only");
+        if l.tcp {
+            tcp_listen.push(l.addr);
+        }
+        if l.tls {
+            tracing::warn!(addr = %l.addr, "TLS needs sipcore-tls, not in this build: not listening there");
         }
     }
+    let ep_cfg = EndpointConfig {
+        transaction: TxConfig {
+            max_transactions: cfg.server.max_transactions,
+            timer_c: cfg.timer_c(),
+            ..TxConfig::default()
+        },
+        retry_after: cfg.server.retry_after_secs,
+        ..EndpointConfig::default()
+    };
+    let mut builder = Endpoint::builder(ep_cfg);
+    for p in pools {
+        builder = builder.udp_pool(p);
+    }
+    let tcp = if tcp_listen.is_empty() {
+        None
+    } else {
+        let mut tcp_cfg = TcpConfig::default();
+        tcp_cfg.listen = tcp_listen.clone();
+        tcp_cfg.workers = workers;
+        let t = TcpTransport::start(tcp_cfg, builder.sink(), builder.transport_events()).map_err(
+            |source| StartError::Bind {
+                addr: tcp_listen[0],
+                what: "tcp",
+                source,
+            },
+        )?;
+        let t = Arc::new(t);
+        for a in t.listeners() {
+            interfaces.push((TransportKind::Tcp, a));
+        }
+        builder = builder.stream_transport(t.clone());
+        Some(t)
+    };
     let metrics = Arc::new(Metrics::default());
     let cdr = if cfg.cdr.enabled {
         Some(
@@ -143,19 +186,6 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         cdr,
         metrics: metrics.clone(),
     });
-    let ep_cfg = EndpointConfig {
-        transaction: TxConfig {
-            max_transactions: cfg.server.max_transactions,
-            timer_c: cfg.timer_c(),
-            ..TxConfig::default()
-        },
-        retry_after: cfg.server.retry_after_secs,
-        ..EndpointConfig::default()
-    };
-    let mut builder = Endpoint::builder(ep_cfg);
-    for p in pools {
-        builder = builder.udp_pool(p);
-    }
     let handler: Arc<dyn Handler> = proxy.clone();
     let endpoint = Arc::new(builder.start(handler).map_err(StartError::Endpoint)?);
     let metrics_addr = match cfg
@@ -165,7 +195,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         .and_then(|m| m.parse::<SocketAddr>().ok())
     {
         Some(addr) => {
-            let (ep, px) = (endpoint.clone(), proxy.clone());
+            let (ep, px, tc) = (endpoint.clone(), proxy.clone(), tcp.clone());
             let page = Arc::new(move || {
                 let g = Gauges {
                     contexts: px.calls.len(),
@@ -173,7 +203,11 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
                     cdr_queue: px.cdr.as_ref().map_or(0, |c| c.depth()),
                     blacklisted: px.routes.blacklisted(Instant::now()),
                 };
-                metrics::render(&px.metrics, &ep, g, "")
+                let extra = tc
+                    .as_ref()
+                    .map(|t| metrics::tcp_text(&t.stats()))
+                    .unwrap_or_default();
+                metrics::render(&px.metrics, &ep, g, &extra)
             });
             Some(
                 metrics::serve(addr, page).map_err(|source| StartError::Bind {
@@ -185,11 +219,12 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         }
         None => None,
     };
-    tracing::info!(?udp, next_hop = ?cfg.next_hop(), workers, pool = ?cfg.server.pool, "sipcore-proxy listening");
+    tracing::info!(?udp, tcp = ?tcp.as_ref().map(|t| t.listeners()), next_hop = ?cfg.next_hop(), workers, pool = ?cfg.server.pool, "sipcore-proxy listening");
     Ok(Running {
         endpoint,
         proxy,
         udp,
+        tcp,
         metrics: metrics_addr,
     })
 }

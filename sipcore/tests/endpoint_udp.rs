@@ -295,3 +295,56 @@ fn malformed_input_is_answered_or_dropped_and_serving_goes_on() {
     assert!(counters.malformed_dropped >= 1);
     endpoint.shutdown();
 }
+
+#[test]
+fn received_and_rport_are_noted_in_the_top_via() {
+    let pool = SharedSocketPool::bind(&udp_config(), 1).unwrap();
+    let to = pool.transport().local_addr();
+    let endpoint = Endpoint::builder(EndpointConfig::default())
+        .udp_pool(Box::new(pool))
+        .start(Arc::new(Recorder::default()))
+        .unwrap();
+    let c = client();
+    let me = c.local_addr().unwrap();
+    // A client behind NAT: its sent-by is not the address the request comes from.
+    let natted = String::from_utf8(options("z9hG4bKnat", me))
+        .unwrap()
+        .replace(&format!("UDP {me};"), "UDP 10.9.9.9:5999;rport;");
+    c.send_to(natted.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 4096];
+    // rport: the answer comes back to the source port, not to 10.9.9.9:5999.
+    let (n, _) = c.recv_from(&mut buf).unwrap();
+    let m = Message::parse(bytes::Bytes::copy_from_slice(&buf[..n])).unwrap();
+    assert_eq!(m.as_response().unwrap().status().as_u16(), 200);
+    let via = m.top_via().unwrap();
+    assert_eq!(via.received(), Some("127.0.0.1"));
+    assert_eq!(via.rport(), Some(Some(me.port())));
+    assert_eq!(via.branch(), Some("z9hG4bKnat"));
+    endpoint.shutdown();
+}
+
+#[test]
+fn rport_as_last_via_parameter_is_filled() {
+    let pool = SharedSocketPool::bind(&udp_config(), 1).unwrap();
+    let to = pool.transport().local_addr();
+    let endpoint = Endpoint::builder(EndpointConfig::default())
+        .udp_pool(Box::new(pool))
+        .start(Arc::new(Recorder::default()))
+        .unwrap();
+    let c = client();
+    let me = c.local_addr().unwrap();
+    let natted = String::from_utf8(options("z9hG4bKlast", me))
+        .unwrap()
+        .replace(
+            &format!("UDP {me};branch=z9hG4bKlast"),
+            "UDP 10.9.9.9:5999;branch=z9hG4bKlast;rport",
+        );
+    c.send_to(natted.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = c.recv_from(&mut buf).unwrap();
+    let m = Message::parse(bytes::Bytes::copy_from_slice(&buf[..n])).unwrap();
+    let via = m.top_via().unwrap();
+    assert_eq!(via.received(), Some("127.0.0.1"));
+    assert_eq!(via.rport(), Some(Some(me.port())));
+    endpoint.shutdown();
+}

@@ -1,6 +1,8 @@
 //! Client transactions (RFC 3261 §17.1, RFC 6026 §7.2) under a simulated clock: every
 //! state and transition, over UDP and TCP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod transaction_util;
 
 use sipcore::message::{Message, Method};

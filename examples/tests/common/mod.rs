@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use sipcore_examples::config::Config;
 use sipcore_examples::server::{self, Running};
 
+pub mod cases;
+
 /// A free UDP port on loopback (also free for TCP with high probability).
 pub fn free_port() -> u16 {
     loop {

@@ -45,12 +45,11 @@
 
 mod counters;
 mod handler;
-pub mod routing;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -64,6 +63,7 @@ use crate::message::{response_for_error, Message};
 use crate::parse::{parse_datagram, ParseError, ParseErrorKind};
 use crate::pool::{DatagramHandler, ReceiverPool, WorkerHandler, WorkerSnapshot};
 use crate::transaction::{stateless, Config, Event, Outputs, TransactionError, TransactionLayer};
+use crate::transport::routing;
 use crate::transport::udp::UdpTransport;
 use crate::transport::{
     MessageSink, Received, SendError, Target, Transport, TransportEvents, TransportKind,
@@ -110,15 +110,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn send(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
-        let r = match target.transport {
-            TransportKind::Udp => match &self.udp {
-                Some(u) => u.send(target, data),
-                None => Err(SendError::NoTransport(TransportKind::Udp)),
-            },
-            kind => match self.streams.get(&kind) {
-                Some(t) => t.send(target, data),
-                None => Err(SendError::NoTransport(kind)),
-            },
+        let r = match (self.streams.get(&target.transport), &self.udp) {
+            (Some(t), _) => t.send(target, data),
+            (None, Some(u)) if target.transport == TransportKind::Udp => u.send(target, data),
+            _ => Err(SendError::NoTransport(target.transport)),
         };
         if r.is_err() {
             Counters::inc(&self.counters.send_errors);
@@ -217,7 +212,7 @@ impl Shared {
             return;
         }
         let message = match parse_datagram(r.data.clone()) {
-            Ok(m) => m,
+            Ok(m) => with_received(m, r.source),
             Err(e) => return self.answer_bad(&r, e),
         };
         let is_request = message.is_request();
@@ -249,7 +244,8 @@ impl Shared {
         match response_for_error(&r.data, e) {
             Some(reply) => {
                 Counters::inc(counter);
-                let target = reply_target(&reply, r.source);
+                let target =
+                    reply_target(&reply, r.source, self.layer.config().symmetric_responses);
                 let _ = self.send(&target, reply);
             }
             None => Counters::inc(&self.counters.malformed_dropped),
@@ -259,7 +255,7 @@ impl Shared {
     fn reply_stateless(&self, request: &crate::message::Request, source: Target, reply: Bytes) {
         let target = request
             .top_via()
-            .map(|v| routing::response_target(&v, source))
+            .map(|v| routing::response_target(&v, source, self.layer.config().symmetric_responses))
             .unwrap_or(source);
         let _ = self.send(&target, reply);
     }
@@ -280,13 +276,65 @@ impl Shared {
     }
 }
 
-fn reply_target(reply: &Bytes, source: Target) -> Target {
+/// RFC 3261 §18.2.1 / RFC 3581 §4: the server transport notes in the top Via of a
+/// request where it really came from (`received`, and the empty `rport` filled in), so
+/// responses and the next hops see it. Most requests need nothing (the sent-by is the
+/// source address) and pass untouched; the others are copied once with the parameters
+/// spliced in.
+fn with_received(message: Message, source: Target) -> Message {
+    let Message::Request(req) = &message else {
+        return message;
+    };
+    let Some((offset, value)) = req.values(crate::message::HeaderId::Via).next() else {
+        return message;
+    };
+    let Ok(via) = crate::message::Via::parse(value) else {
+        return message;
+    };
+    let Some(add) = routing::via_additions(&via, source.addr) else {
+        return message;
+    };
+    let value_end = offset + value.len();
+    // Where the empty `rport` ends, from the parameter's position in the value.
+    let rport_end = via.params.get("rport").map(|p| {
+        offset + (p.name.as_ptr() as usize).saturating_sub(value.as_ptr() as usize) + p.name.len()
+    });
+    let rport = add.rport.map(|p| format!("={p}")).unwrap_or_default();
+    let received = add
+        .received
+        .map(|ip| format!(";received={ip}"))
+        .unwrap_or_default();
+    // One insert per position: an `rport` that ends the value takes `received` with it.
+    let (first, second) = match rport_end {
+        Some(at) if at != value_end && !rport.is_empty() => ((at, rport), (value_end, received)),
+        _ => (
+            (value_end, format!("{rport}{received}")),
+            (value_end, String::new()),
+        ),
+    };
+    let edited = {
+        let mut edits = crate::edit::Edits::for_request(req);
+        let mut ok = true;
+        for (at, text) in [&first, &second] {
+            if !text.is_empty() {
+                ok &= edits.insert(*at, text.as_bytes()).is_ok();
+            }
+        }
+        ok.then(|| edits.apply().ok()).flatten()
+    };
+    match edited.map(parse_datagram) {
+        Some(Ok(m)) => m,
+        _ => message,
+    }
+}
+
+fn reply_target(reply: &Bytes, source: Target, symmetric: bool) -> Target {
     parse_datagram(reply.clone())
         .ok()
         .and_then(|m| {
             m.top_via()
                 .ok()
-                .map(|v| routing::response_target(&v, source))
+                .map(|v| routing::response_target(&v, source, symmetric))
         })
         .unwrap_or(source)
 }
@@ -327,57 +375,78 @@ thread_local! {
     static SINK_OUT: RefCell<Outputs> = RefCell::new(Outputs::new());
 }
 
-/// The endpoint as the pools and stream transports see it.
-struct Ingress(Arc<Shared>);
+/// The endpoint as the pools and stream transports see it. It exists before the
+/// endpoint starts (stream transports are created with it) and holds the shared state
+/// weakly, so a transport that keeps it does not keep the endpoint alive.
+#[derive(Default)]
+struct Ingress {
+    shared: OnceLock<Weak<Shared>>,
+}
+
+impl Ingress {
+    fn shared(&self) -> Option<Arc<Shared>> {
+        self.shared.get().and_then(Weak::upgrade)
+    }
+}
 
 struct Worker {
-    shared: Arc<Shared>,
+    shared: Option<Arc<Shared>>,
     out: Outputs,
 }
 
 impl WorkerHandler for Worker {
     fn handle(&mut self, received: Received) {
-        self.shared.on_received(now(), received, &mut self.out);
+        if let Some(shared) = &self.shared {
+            shared.on_received(now(), received, &mut self.out);
+        }
     }
 }
 
 impl DatagramHandler for Ingress {
     fn worker(&self, _id: usize) -> Box<dyn WorkerHandler> {
         Box::new(Worker {
-            shared: self.0.clone(),
+            shared: self.shared(),
             out: Outputs::new(),
         })
     }
 
     fn on_queue_full(&self, received: Received) {
-        let mut out = Outputs::new();
-        self.0.on_queue_full(now(), received, &mut out);
+        if let Some(shared) = self.shared() {
+            shared.on_queue_full(now(), received, &mut Outputs::new());
+        }
     }
 }
 
 impl MessageSink for Ingress {
     fn on_received(&self, received: Received) {
+        let Some(shared) = self.shared() else {
+            return;
+        };
         SINK_OUT.with(|out| match out.try_borrow_mut() {
-            Ok(mut out) => self.0.on_received(now(), received, &mut out),
-            Err(_) => self.0.on_received(now(), received, &mut Outputs::new()),
+            Ok(mut out) => shared.on_received(now(), received, &mut out),
+            Err(_) => shared.on_received(now(), received, &mut Outputs::new()),
         });
     }
 }
 
 impl TransportEvents for Ingress {
     fn on_transport_error(&self, target: Target, error: SendError) {
+        let Some(shared) = self.shared() else {
+            return;
+        };
         let t = now();
         let mut out = Outputs::new();
-        self.0
+        shared
             .layer
             .handle_transport_error(t, target, failure_of(&error), &mut out);
-        self.0.drain(t, &mut out);
+        shared.drain(t, &mut out);
     }
 }
 
 /// Builds an [`Endpoint`]: register pools and transports, then [`start`](Self::start).
 pub struct EndpointBuilder {
     config: EndpointConfig,
+    ingress: Arc<Ingress>,
     udp: Option<UdpTransport>,
     pools: Vec<Box<dyn ReceiverPool>>,
     streams: HashMap<TransportKind, Arc<dyn Transport>>,
@@ -407,18 +476,32 @@ impl EndpointBuilder {
         self
     }
 
-    /// Registers a stream transport (TCP, TLS) for sending. Its received messages and
-    /// failures reach the endpoint through [`Endpoint::sink`] and
-    /// [`Endpoint::transport_events`], which the transport is created with.
+    /// Registers a transport for sending messages of its kind (TCP, TLS; or any
+    /// transport of your own, an in-memory one for tests, which then takes precedence
+    /// over the pool's UDP socket). Received messages and failures reach the endpoint
+    /// through [`Endpoint::sink`] and [`Endpoint::transport_events`].
     pub fn stream_transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.streams.insert(transport.kind(), transport);
         self
+    }
+
+    /// What a stream transport hands received messages to: create the transport with
+    /// it, register it with [`stream_transport`](Self::stream_transport), then start.
+    /// Messages that arrive before [`start`](Self::start) are dropped.
+    pub fn sink(&self) -> Arc<dyn MessageSink> {
+        self.ingress.clone()
+    }
+
+    /// What a stream transport reports failures to (see [`sink`](Self::sink)).
+    pub fn transport_events(&self) -> Arc<dyn TransportEvents> {
+        self.ingress.clone()
     }
 
     /// Starts the pools and the timer thread.
     pub fn start(self, handler: Arc<dyn Handler>) -> std::io::Result<Endpoint> {
         let EndpointBuilder {
             config,
+            ingress,
             udp,
             mut pools,
             streams,
@@ -434,7 +517,7 @@ impl EndpointBuilder {
             timer_cv: Condvar::new(),
             stopping: AtomicBool::new(false),
         });
-        let ingress = Arc::new(Ingress(shared.clone()));
+        let _ = ingress.shared.set(Arc::downgrade(&shared));
         for p in &mut pools {
             p.start(ingress.clone())?;
         }
@@ -503,6 +586,7 @@ impl Endpoint {
     pub fn builder(config: EndpointConfig) -> EndpointBuilder {
         EndpointBuilder {
             config,
+            ingress: Arc::default(),
             udp: None,
             pools: Vec::new(),
             streams: HashMap::new(),
@@ -565,8 +649,7 @@ impl Endpoint {
     /// Handles one received message on the caller's thread (for runtimes that receive
     /// themselves).
     pub fn handle_received(&self, received: Received) {
-        let mut out = Outputs::new();
-        self.shared.on_received(now(), received, &mut out);
+        self.ingress.on_received(received);
     }
 
     /// Stops receiving, lets live transactions finish or time out within the grace

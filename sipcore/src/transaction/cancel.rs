@@ -15,11 +15,12 @@ use super::client_non_invite;
 use super::key::MsgKey;
 use super::output::TransactionId;
 use super::shard::Ctx;
-use super::txn::{Kind, Link, State, Txn, CANCEL, F_LEGACY};
+use super::txn::{Kind, Link, State, Txn, CANCEL, F_CANCELLED, F_LEGACY};
 use super::TransactionError;
 
-/// Creates (or returns the existing) CANCEL transaction for client INVITE transaction
-/// `invite`; sends it now if a provisional response has arrived, else holds it.
+/// Creates (or returns the live) CANCEL transaction for client INVITE transaction
+/// `invite`; sends it now if a provisional response has arrived, else holds it. There is
+/// one CANCEL per INVITE: once it has ended, cancelling again is refused.
 ///
 /// A CANCEL is created even at the transaction limit: it ends work, never adds any.
 pub(crate) fn cancel(ctx: &mut Ctx<'_>, invite: u32) -> Result<TransactionId, TransactionError> {
@@ -45,8 +46,15 @@ pub(crate) fn cancel(ctx: &mut Ctx<'_>, invite: u32) -> Result<TransactionId, Tr
     };
     let target = t.target;
     let request = t.request.clone();
+    let cancelled = t.has(F_CANCELLED);
     if let Some(c) = ctx.linked(invite) {
         return Ok(ctx.id(c));
+    }
+    if cancelled {
+        return Err(TransactionError::InvalidState {
+            id,
+            what: "be cancelled again (its CANCEL transaction has ended)",
+        });
     }
     let msg = Message::parse(request)?;
     let invite_req = msg
@@ -56,7 +64,7 @@ pub(crate) fn cancel(ctx: &mut Ctx<'_>, invite: u32) -> Result<TransactionId, Tr
     let req = parsed
         .as_request()
         .ok_or(TransactionError::InvalidRequest("not a request"))?;
-    let key = MsgKey::request(req, ctx.seed)?;
+    let key = MsgKey::request(req, ctx.seed)?.with_tags(req)?;
     let (stored, legacy) = key.store(req.as_bytes());
     let mut txn = Txn::new(Kind::Nict, State::Held, req.bytes(), target, stored, CANCEL);
     if legacy {
@@ -73,6 +81,7 @@ pub(crate) fn cancel(ctx: &mut Ctx<'_>, invite: u32) -> Result<TransactionId, Tr
             index: c,
             generation,
         };
+        t.flags |= F_CANCELLED;
     }
     if proceeding {
         client_non_invite::start(ctx, c);

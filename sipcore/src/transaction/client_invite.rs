@@ -41,9 +41,6 @@ pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source:
     let id = ctx.id(i);
     match state {
         State::Calling | State::Proceeding => {
-            if let Some(t) = ctx.txn(i) {
-                t.status = status.as_u16();
-            }
             if status.is_provisional() {
                 if state == State::Calling {
                     ctx.disarm(i, RETRANSMIT);

@@ -11,7 +11,7 @@
 //!                Completed ── Timer K (T4; 0 reliable) ──► Terminated
 //! ```
 //! A CANCEL waiting for its INVITE's first provisional response sits in `Held`, with
-//! no timers, until [`start`] sends it. A transport error in any state: TransportError,
+//! no timers, until the first provisional response of the INVITE sends it. A transport error in any state: TransportError,
 //! Terminated.
 
 use crate::message::Response;
@@ -39,7 +39,6 @@ pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source:
         return; // Completed absorbs retransmissions; Held has sent nothing.
     }
     let status = response.status();
-    t.status = status.as_u16();
     let reliable = t.reliable();
     t.state = if status.is_provisional() {
         State::Proceeding

@@ -52,7 +52,8 @@ fn call_id(m: &crate::message::MessageBuf) -> Result<&[u8], ParseError> {
 }
 
 impl<'a> MsgKey<'a> {
-    /// The key of a request: top Via, CSeq, Call-ID, From and To tags, Request-URI.
+    /// The key of a request: top Via, CSeq, Call-ID, Request-URI (tags: see
+    /// [`with_tags`](Self::with_tags)).
     pub fn request(req: &'a Request, seed: u64) -> Result<MsgKey<'a>, ParseError> {
         let (via_value, via) = top_via(req)?;
         let cseq = req.cseq()?;
@@ -67,8 +68,6 @@ impl<'a> MsgKey<'a> {
             ));
         }
         let call_id = call_id(req)?;
-        let from_tag = req.from_()?.tag();
-        let to_tag = req.to()?.tag();
         Ok(MsgKey {
             hash: bucket_hash(seed, call_id, cseq.seq),
             seq: cseq.seq,
@@ -78,9 +77,18 @@ impl<'a> MsgKey<'a> {
             via,
             via_value,
             ruri: req.uri_bytes(),
-            from_tag,
-            to_tag,
+            from_tag: None,
+            to_tag: None,
         })
+    }
+
+    /// Reads the From and To tags too. Matching an RFC 3261 request needs neither, so a
+    /// retransmission or an ACK skips them; new transactions, merged-request detection
+    /// and the RFC 2543 rules need both.
+    pub fn with_tags(mut self, req: &'a Request) -> Result<MsgKey<'a>, ParseError> {
+        self.from_tag = req.from_()?.tag();
+        self.to_tag = req.to()?.tag();
+        Ok(self)
     }
 
     /// The key of a response: top Via branch, CSeq, Call-ID.

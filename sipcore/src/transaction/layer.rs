@@ -1,21 +1,20 @@
 //! [`TransactionLayer`]: the sharded table, its inputs and commands.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 
-use crate::message::{Message, Method, Request, Response, Via};
-use crate::transport::{Target, TransportKind};
+use crate::message::{Message, Request, Response};
+use crate::transport::Target;
 
 use super::config::{Config, Timings};
-use super::key::{client_matches, creates, merged_with, server_matches, MsgKey};
+use super::key::{client_matches, creates, server_matches, MsgKey};
 use super::output::{Event, Outputs, Timer, TransactionId};
 use super::rng::{self, mix64, Rng, Token};
 use super::shard::{state_bytes_per_transaction, Ctx, Shard};
 use super::timer_wheel::Wheel;
-use super::txn::{Kind, State, Txn, CANCEL, F_LEGACY, INVITE};
+use super::txn::{Kind, State, Txn, INVITE};
 use super::{
     cancel, client_invite, client_non_invite, server_invite, server_non_invite, TransactionError,
     TransportFailure,
@@ -31,7 +30,7 @@ struct ShardCell {
 }
 
 /// A locked shard that publishes its next deadline when released.
-struct Locked<'a> {
+pub(super) struct Locked<'a> {
     cell: &'a ShardCell,
     guard: MutexGuard<'a, Shard>,
 }
@@ -139,10 +138,10 @@ pub struct TransactionLayer {
     shards: Box<[ShardCell]>,
     mask: u64,
     tm: Timings,
-    config: Config,
+    pub(super) config: Config,
     epoch: Instant,
     rng: Rng,
-    hash_seed: u64,
+    pub(super) hash_seed: u64,
     live: AtomicUsize,
 }
 
@@ -214,11 +213,11 @@ impl TransactionLayer {
         (d != u64::MAX).then(|| self.epoch + Duration::from_micros(d))
     }
 
-    fn micros(&self, now: Instant) -> u64 {
+    pub(super) fn micros(&self, now: Instant) -> u64 {
         u64::try_from(now.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX / 2)
     }
 
-    fn lock(&self, shard: usize) -> Locked<'_> {
+    pub(super) fn lock(&self, shard: usize) -> Locked<'_> {
         let cell = &self.shards[shard & self.mask as usize];
         Locked {
             cell,
@@ -226,7 +225,7 @@ impl TransactionLayer {
         }
     }
 
-    fn ctx<'a>(
+    pub(super) fn ctx<'a>(
         &'a self,
         l: &'a mut Locked<'_>,
         shard: usize,
@@ -246,12 +245,12 @@ impl TransactionLayer {
         }
     }
 
-    fn shard_of(&self, hash: u64) -> usize {
+    pub(super) fn shard_of(&self, hash: u64) -> usize {
         (hash & self.mask) as usize
     }
 
     /// Takes a slot under the live-transaction limit.
-    fn reserve(&self) -> bool {
+    pub(super) fn reserve(&self) -> bool {
         let prev = self.live.fetch_add(1, Ordering::Relaxed);
         if prev >= self.config.max_transactions {
             self.live.fetch_sub(1, Ordering::Relaxed);
@@ -284,132 +283,6 @@ impl TransactionLayer {
             Message::Request(r) => self.on_request(now, source, r, out),
             Message::Response(r) => self.on_response(now, source, r, out),
         }
-    }
-
-    fn on_request(
-        &self,
-        now: Instant,
-        source: Target,
-        req: Request,
-        out: &mut Outputs,
-    ) -> Result<(), TransactionError> {
-        let key = MsgKey::request(&req, self.hash_seed)?;
-        let n = self.shard_of(key.hash);
-        let mut locked = self.lock(n);
-        let mut ctx = self.ctx(&mut locked, n, now, out);
-        let is_ack = key.method == Method::Ack;
-        if let Some(i) = ctx.shard.find(key.hash, |t| server_matches(t, &key)) {
-            match ctx.shard.get(i).map(|t| t.kind) {
-                Some(Kind::Ist) => server_invite::on_request(&mut ctx, i, req, source, is_ack),
-                _ => server_non_invite::on_request(&mut ctx, i),
-            }
-            return Ok(());
-        }
-        let Some((kind, code)) = creates(&key) else {
-            ctx.event(Event::Ack {
-                request: req,
-                source,
-                transaction: None,
-            });
-            return Ok(());
-        };
-        if ctx.shard.count_hash(key.hash) >= self.config.max_per_call_seq || !self.reserve() {
-            return Err(TransactionError::Overloaded(Box::new(req)));
-        }
-        let merged =
-            key.to_tag.is_none() && ctx.shard.find(key.hash, |t| merged_with(t, &key)).is_some();
-        let invite = if code == CANCEL {
-            ctx.shard
-                .find(key.hash, |t| super::key::cancels(t, &key))
-                .map(|i| ctx.id(i))
-        } else {
-            None
-        };
-        let (stored, legacy) = key.store(req.as_bytes());
-        let state = if kind == Kind::Ist {
-            State::Proceeding
-        } else {
-            State::Trying
-        };
-        let target = self.response_target(source, &key.via);
-        let mut txn = Txn::new(kind, state, req.bytes(), target, stored, code);
-        if legacy {
-            txn.flags |= F_LEGACY;
-        }
-        let (i, _) = ctx.shard.insert(txn);
-        let id = ctx.id(i);
-        if kind == Kind::Ist {
-            server_invite::start(&mut ctx, i);
-        } else {
-            server_non_invite::start(&mut ctx, i);
-        }
-        ctx.event(if code == CANCEL {
-            Event::Cancel {
-                id,
-                request: req,
-                source,
-                invite,
-            }
-        } else {
-            Event::Request {
-                id,
-                request: req,
-                source,
-                merged,
-            }
-        });
-        Ok(())
-    }
-
-    /// Where responses of a server transaction go (RFC 3261 §18.2.2, RFC 3581): back
-    /// over the connection for reliable transports; for UDP to `maddr` if present, else
-    /// to the source address, at the source port with `rport` (or
-    /// [`Config::symmetric_responses`]), else at the sent-by port.
-    fn response_target(&self, source: Target, via: &Via<'_>) -> Target {
-        if source.transport.is_reliable() {
-            return source;
-        }
-        let sent_by_port = via.port.unwrap_or(match source.transport {
-            TransportKind::Tls | TransportKind::Wss => 5061,
-            _ => 5060,
-        });
-        if let Some(ip) = via
-            .maddr()
-            .and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse().ok())
-        {
-            return Target::new(source.transport, SocketAddr::new(ip, sent_by_port));
-        }
-        if self.config.symmetric_responses || via.rport().is_some() {
-            return source;
-        }
-        Target::new(
-            source.transport,
-            SocketAddr::new(source.addr.ip(), sent_by_port),
-        )
-    }
-
-    fn on_response(
-        &self,
-        now: Instant,
-        source: Target,
-        resp: Response,
-        out: &mut Outputs,
-    ) -> Result<(), TransactionError> {
-        let key = MsgKey::response(&resp, self.hash_seed)?;
-        let n = self.shard_of(key.hash);
-        let mut locked = self.lock(n);
-        let mut ctx = self.ctx(&mut locked, n, now, out);
-        match ctx.shard.find(key.hash, |t| client_matches(t, &key)) {
-            Some(i) => match ctx.shard.get(i).map(|t| t.kind) {
-                Some(Kind::Ict) => client_invite::on_response(&mut ctx, i, resp, source),
-                _ => client_non_invite::on_response(&mut ctx, i, resp, source),
-            },
-            None => ctx.event(Event::StrayResponse {
-                response: resp,
-                source,
-            }),
-        }
-        Ok(())
     }
 
     /// Fires every timer due at `now` (input). Safe to call at any time, spuriously too.
@@ -526,7 +399,7 @@ impl TransactionLayer {
         target: Target,
         out: &mut Outputs,
     ) -> Result<TransactionId, TransactionError> {
-        let key = MsgKey::request(&request, self.hash_seed)?;
+        let key = MsgKey::request(&request, self.hash_seed)?.with_tags(&request)?;
         let Some((_, code)) = creates(&key) else {
             return Err(TransactionError::InvalidRequest(
                 "ACK is sent without a transaction (RFC 3261 §13.2.2.4)",

@@ -99,7 +99,6 @@ pub(crate) fn send_response(
         }
     }
     t.last = Some(response.bytes());
-    t.status = status.as_u16();
     let reliable = t.reliable();
     ctx.send_last(i);
     if status.is_provisional() {

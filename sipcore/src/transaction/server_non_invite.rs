@@ -56,7 +56,6 @@ pub(crate) fn send_response(
     }
     let status = response.status();
     t.last = Some(response.bytes());
-    t.status = status.as_u16();
     let reliable = t.reliable();
     t.state = if status.is_provisional() {
         State::Proceeding

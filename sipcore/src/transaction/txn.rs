@@ -59,6 +59,8 @@ pub(crate) const TIMEOUT: usize = 1;
 pub(crate) const F_TIMER_C_FIRED: u8 = 1;
 /// Flag: the transaction is matched by the RFC 2543 rules (branch without cookie).
 pub(crate) const F_LEGACY: u8 = 2;
+/// Flag (ICT): a CANCEL was created for it; there is never a second one.
+pub(crate) const F_CANCELLED: u8 = 4;
 
 /// What a transaction is matched by: the bucket hash, and spans into its request.
 #[derive(Debug, Clone, Copy, Default)]
@@ -117,8 +119,6 @@ pub(crate) struct Txn {
     pub method: u8,
     /// Retransmissions so far (the backoff exponent).
     pub retransmits: u8,
-    /// Last status sent or received (0: none).
-    pub status: u16,
     pub flags: u8,
 }
 
@@ -143,7 +143,6 @@ impl Txn {
             state,
             method,
             retransmits: 0,
-            status: 0,
             flags: 0,
         }
     }

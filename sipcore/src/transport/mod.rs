@@ -8,6 +8,7 @@
 //! Receiving goes the other way: a transport hands each datagram or framed stream message
 //! to a [`MessageSink`] (the endpoint) with its source and the local socket it came in on.
 
+pub mod routing;
 pub mod udp;
 
 use std::fmt;
@@ -201,10 +202,33 @@ pub trait MessageSink: Send + Sync {
     fn on_received(&self, received: Received);
 }
 
-/// What a transport reports its failures to (the endpoint implements it): a connection
-/// refused, reset or timed out, a write queue limit, a TLS failure. The endpoint turns
-/// each into a 503 for every transaction that sent to `target`, at once.
+/// What a transport tells the layer above about failures it detects by itself: a refused or
+/// reset connection, a connect or send timeout, a full write queue, a framing error.
+///
+/// Connection-oriented transports (TCP, TLS) queue writes, so a failure is often found after
+/// `send` returned `Ok`. The transport reports it here, at once, for the destination
+/// [`Target`]; the endpoint hands it to the transaction layer, which fails every transaction
+/// that sent to that target (the transaction user sees a 503 immediately instead of a 408
+/// when Timer B or F fires).
+///
+/// Called on the transport's own threads with no lock held: an implementation may send.
+///
+/// ```
+/// use sipcore::transport::{SendError, Target, TransportEvents};
+/// struct Log;
+/// impl TransportEvents for Log {
+///     fn on_transport_error(&self, target: Target, error: SendError) {
+///         eprintln!("{target}: {error}");
+///     }
+/// }
+/// Log.on_transport_error(Target::tcp("127.0.0.1:5060".parse().unwrap()), SendError::Closed);
+/// ```
 pub trait TransportEvents: Send + Sync {
-    /// `target` failed with `error`.
+    /// A failure on the way to (or from) `target`; `error` says which.
     fn on_transport_error(&self, target: Target, error: SendError);
+}
+
+/// Ignores every event (for tests and tools that only send).
+impl TransportEvents for () {
+    fn on_transport_error(&self, _target: Target, _error: SendError) {}
 }

@@ -22,27 +22,25 @@ fn host_ip(host: &str) -> Option<IpAddr> {
     h.parse().ok()
 }
 
-/// The `received` and `rport` values the server transport adds to the top Via of a
-/// request from `source` (§18.2.1, RFC 3581 §4): `received` when the sent-by host is not
-/// the source address (or `rport` was asked for), `rport` filled in when present empty.
-/// Returns the text to append to the Via, e.g. `;received=192.0.2.1;rport=5062`, or
-/// `None` when nothing is to be added.
-pub fn via_additions(via: &Via<'_>, source: SocketAddr) -> Option<String> {
+/// What the server transport notes in the top Via of a request from `source`
+/// (§18.2.1, RFC 3581 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViaAdditions {
+    /// Append `;received=<ip>`: the sent-by host is not the source address (or `rport`
+    /// was asked for, which requires `received` too).
+    pub received: Option<IpAddr>,
+    /// Fill the empty `rport` with the source port.
+    pub rport: Option<u16>,
+}
+
+/// The `received` and `rport` values to note in `via` for a request from `source`, or
+/// `None` when nothing is to be added (the common case: the sent-by is the source).
+pub fn via_additions(via: &Via<'_>, source: SocketAddr) -> Option<ViaAdditions> {
     let wants_rport = matches!(via.rport(), Some(None));
     let differs = host_ip(via.host) != Some(source.ip());
-    if !differs && !wants_rport {
-        return None;
-    }
-    let mut s = String::with_capacity(48);
-    if via.received().is_none() {
-        s.push_str(";received=");
-        s.push_str(&source.ip().to_string());
-    }
-    if wants_rport {
-        s.push_str(";rport=");
-        s.push_str(&source.port().to_string());
-    }
-    (!s.is_empty()).then_some(s)
+    let received = ((differs || wants_rport) && via.received().is_none()).then_some(source.ip());
+    let rport = wants_rport.then_some(source.port());
+    (received.is_some() || rport.is_some()).then_some(ViaAdditions { received, rport })
 }
 
 /// Where to send a response to a request whose top Via is `via` and which came from
@@ -52,7 +50,10 @@ pub fn via_additions(via: &Via<'_>, source: SocketAddr) -> Option<String> {
 /// - `maddr`: to the maddr address with the sent-by port;
 /// - otherwise to the source address (that is what `received` says), at the source port
 ///   when the request asked for `rport`, else at the sent-by port.
-pub fn response_target(via: &Via<'_>, source: Target) -> Target {
+///
+/// With `symmetric`, UDP responses go to the source address and port even without
+/// `rport` (what NATed phones need; a transaction-layer setting).
+pub fn response_target(via: &Via<'_>, source: Target, symmetric: bool) -> Target {
     if source.transport.is_reliable() {
         return source;
     }
@@ -60,7 +61,7 @@ pub fn response_target(via: &Via<'_>, source: Target) -> Target {
     if let Some(ip) = via.maddr().and_then(host_ip) {
         return Target::new(source.transport, SocketAddr::new(ip, port));
     }
-    let port = if via.rport().is_some() {
+    let port = if symmetric || via.rport().is_some() {
         source.addr.port()
     } else {
         port
@@ -79,17 +80,24 @@ mod tests {
     #[test]
     fn received_and_rport() {
         let src: SocketAddr = "192.0.2.9:40000".parse().unwrap();
+        let ip = Some(src.ip());
         assert_eq!(
-            via_additions(&via("SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1"), src).as_deref(),
-            Some(";received=192.0.2.9;rport=40000")
+            via_additions(&via("SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK1"), src),
+            Some(ViaAdditions {
+                received: ip,
+                rport: Some(40000)
+            })
         );
         assert_eq!(
             via_additions(&via("SIP/2.0/UDP 192.0.2.9:40000;branch=z9hG4bK1"), src),
             None
         );
         assert_eq!(
-            via_additions(&via("SIP/2.0/UDP host.example;branch=z9hG4bK1"), src).as_deref(),
-            Some(";received=192.0.2.9")
+            via_additions(&via("SIP/2.0/UDP host.example;branch=z9hG4bK1"), src),
+            Some(ViaAdditions {
+                received: ip,
+                rport: None
+            })
         );
     }
 
@@ -97,18 +105,21 @@ mod tests {
     fn response_targets() {
         let src = Target::udp("192.0.2.9:40000".parse().unwrap());
         assert_eq!(
-            response_target(&via("SIP/2.0/UDP 10.0.0.1:5070;rport"), src).addr,
+            response_target(&via("SIP/2.0/UDP 10.0.0.1:5070;rport"), src, false).addr,
             "192.0.2.9:40000".parse().unwrap()
         );
         assert_eq!(
-            response_target(&via("SIP/2.0/UDP 10.0.0.1:5070"), src).addr,
+            response_target(&via("SIP/2.0/UDP 10.0.0.1:5070"), src, false).addr,
             "192.0.2.9:5070".parse().unwrap()
         );
         assert_eq!(
-            response_target(&via("SIP/2.0/UDP 10.0.0.1;maddr=239.1.1.1"), src).addr,
+            response_target(&via("SIP/2.0/UDP 10.0.0.1;maddr=239.1.1.1"), src, false).addr,
             "239.1.1.1:5060".parse().unwrap()
         );
         let tcp = Target::tcp("192.0.2.9:40001".parse().unwrap());
-        assert_eq!(response_target(&via("SIP/2.0/TCP 10.0.0.1:5070"), tcp), tcp);
+        assert_eq!(
+            response_target(&via("SIP/2.0/TCP 10.0.0.1:5070"), tcp, false),
+            tcp
+        );
     }
 }

@@ -1,0 +1,457 @@
+//! State shared by every thread of the manager, and the operations any thread may run:
+//! send (direct write or queue), open a connection, close one and report why.
+
+use std::fmt;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use crossbeam_channel::Sender;
+use mio::net::TcpStream;
+use mio::Waker;
+use parking_lot::Mutex;
+use sipcore::transport::{MessageSink, SendError, Target, TransportEvents};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::clock::{ms, Clock};
+use crate::config::TcpConfig;
+use crate::conn::{write_some, Conn, Phase};
+use crate::failure::Close;
+use crate::stats::Counters;
+use crate::supervisor::Command;
+use crate::table::{Blacklist, Table};
+
+/// Most RFC 5923 aliases one connection is indexed under.
+const MAX_ALIASES: usize = 4;
+
+/// A double-CRLF keep-alive ping.
+pub(crate) const PING: &[u8] = b"\r\n\r\n";
+/// The single-CRLF pong.
+pub(crate) const PONG: &[u8] = b"\r\n";
+
+/// Why `send_on` did not send.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// The connection closed before the send could start: look it up again.
+    Gone,
+    /// The send failed; the connection was closed if the policy says so.
+    Failed(SendError),
+}
+
+/// Everything the threads share.
+pub(crate) struct Shared {
+    pub(crate) config: TcpConfig,
+    pub(crate) clock: Clock,
+    pub(crate) stats: Counters,
+    pub(crate) table: Table,
+    pub(crate) blacklist: Blacklist,
+    pub(crate) sink: Arc<dyn MessageSink>,
+    pub(crate) events: Arc<dyn TransportEvents>,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) listeners: Mutex<Vec<SocketAddr>>,
+    commands: Sender<Command>,
+    waker: Waker,
+    next_source: AtomicUsize,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("listeners", &*self.listeners.lock())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: TcpConfig,
+        sink: Arc<dyn MessageSink>,
+        events: Arc<dyn TransportEvents>,
+        commands: Sender<Command>,
+        waker: Waker,
+    ) -> Shared {
+        Shared {
+            blacklist: Blacklist::new(config.blacklist_max),
+            config,
+            clock: Clock::new(),
+            stats: Counters::default(),
+            table: Table::new(),
+            sink,
+            events,
+            shutdown: AtomicBool::new(false),
+            listeners: Mutex::new(Vec::new()),
+            commands,
+            waker,
+            next_source: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Sends a command to the supervisor and wakes it.
+    pub(crate) fn command(&self, command: Command) {
+        if self.commands.send(command).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Wakes the supervisor (shutdown).
+    pub(crate) fn wake(&self) {
+        let _ = self.waker.wake();
+    }
+
+    /// Sends `data` to `addr`: on the existing connection (inbound or outbound), else on a
+    /// new one.
+    pub(crate) fn send(&self, addr: SocketAddr, data: Bytes) -> Result<(), SendError> {
+        if self.is_shutdown() {
+            return Err(SendError::Closed);
+        }
+        for _ in 0..3 {
+            let conn = match self.table.get(&addr) {
+                Some(c) => c,
+                None => match self.connect(addr, &data)? {
+                    (_, true) => return Ok(()),
+                    (c, false) => c,
+                },
+            };
+            match self.send_on(&conn, data.clone()) {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Failed(e)) => return Err(e),
+                // Closed cleanly between lookup and send: drop the stale index entry
+                // and retry on a new connection.
+                Err(Attempt::Gone) => {
+                    self.table.remove(&addr, &conn);
+                }
+            }
+        }
+        Err(SendError::ConnectionFailed {
+            addr,
+            reason: "closed",
+        })
+    }
+
+    /// Sends on the existing connection to `addr` only.
+    pub(crate) fn send_existing(
+        &self,
+        addr: &SocketAddr,
+        data: Bytes,
+    ) -> Option<Result<(), SendError>> {
+        let conn = self.table.get(addr)?;
+        match self.send_on(&conn, data) {
+            Ok(()) => Some(Ok(())),
+            Err(Attempt::Failed(e)) => Some(Err(e)),
+            Err(Attempt::Gone) => None,
+        }
+    }
+
+    /// Sends on `conn`: a direct write when nothing is queued, else (or for what the
+    /// socket did not take) the write queue, within `conn_wq_max` and `wq_max`.
+    pub(crate) fn send_on(&self, conn: &Arc<Conn>, data: Bytes) -> Result<(), Attempt> {
+        let len = data.len();
+        if len == 0 {
+            return Ok(());
+        }
+        let mut rest = data;
+        let mut w = conn.write.lock();
+        match w.phase {
+            // A connection that failed reports its failure; a clean close lets the
+            // caller open a new one.
+            Phase::Closed => {
+                return Err(match w.closed_by {
+                    Some(why) if why.blacklists() => Attempt::Failed(why.send_error(conn.peer)),
+                    _ => Attempt::Gone,
+                })
+            }
+            Phase::Open if w.queue.is_empty() => match write_some(&conn.stream, &rest) {
+                Ok(n) => {
+                    if n > 0 {
+                        conn.last_tx.store(self.now(), Ordering::Relaxed);
+                        Counters::add(&self.stats.bytes_sent, n);
+                    }
+                    if n == len {
+                        drop(w);
+                        Counters::inc(&self.stats.sent_direct);
+                        return Ok(());
+                    }
+                    rest = rest.slice(n..);
+                }
+                Err(e) => {
+                    drop(w);
+                    let why = Close::from_io(&e);
+                    self.close(conn, why);
+                    return Err(Attempt::Failed(why.send_error(conn.peer)));
+                }
+            },
+            _ => {}
+        }
+        let n = rest.len();
+        if w.queued + n > self.config.conn_wq_max {
+            drop(w);
+            self.close(conn, Close::ConnQueueFull);
+            return Err(Attempt::Failed(SendError::ConnectionQueueFull));
+        }
+        if !self.reserve_queue(n) {
+            drop(w);
+            if n < len {
+                // Part of the message is on the wire; without the rest the stream is
+                // corrupt, so this one connection goes (the others keep their queues).
+                self.close(conn, Close::QueueFull);
+            } else {
+                Counters::inc(&self.stats.queue_full);
+            }
+            return Err(Attempt::Failed(SendError::QueueFull));
+        }
+        let was_empty = w.queue.is_empty();
+        w.queue.push_back(rest);
+        w.queued += n;
+        if was_empty {
+            w.progress_ms = self.now();
+        }
+        drop(w);
+        Counters::inc(&self.stats.sent_queued);
+        if was_empty && !conn.timer_requested.swap(true, Ordering::AcqRel) {
+            // Arms the send timeout; the flush itself waits for writability.
+            self.command(Command::Queued(conn.clone()));
+        }
+        Ok(())
+    }
+
+    /// Sends a keep-alive ping or pong on `conn`.
+    pub(crate) fn send_raw(&self, conn: &Arc<Conn>, data: &'static [u8]) {
+        let _ = self.send_on(conn, Bytes::from_static(data));
+    }
+
+    /// Takes a slot under `max_connections`.
+    pub(crate) fn reserve_slot(&self) -> bool {
+        let max = self.config.max_connections as u64;
+        let prev = self.stats.connections_open.fetch_add(1, Ordering::AcqRel);
+        if prev >= max {
+            self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Opens a connection to `addr` with `first` queued on it before anyone else can see
+    /// it (so a connect that fails at once still reports its own failure), or finds the
+    /// one another sender just opened. Returns the connection and whether `first` was
+    /// queued.
+    fn connect(&self, addr: SocketAddr, first: &Bytes) -> Result<(Arc<Conn>, bool), SendError> {
+        let now = self.now();
+        let mut queued = false;
+        let (conn, created) = self.table.get_or_try_insert(addr, || {
+            if self.blacklist.contains(&addr, now) {
+                Counters::inc(&self.stats.blacklisted_sends);
+                return Err(SendError::Blacklisted(addr));
+            }
+            let n = first.len();
+            if n > self.config.conn_wq_max {
+                Counters::inc(&self.stats.conn_queue_full);
+                return Err(SendError::ConnectionQueueFull);
+            }
+            if !self.reserve_slot() {
+                Counters::inc(&self.stats.connection_limit);
+                return Err(SendError::ConnectionFailed {
+                    addr,
+                    reason: "connection limit",
+                });
+            }
+            if !self.reserve_queue(n) {
+                self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                Counters::inc(&self.stats.queue_full);
+                return Err(SendError::QueueFull);
+            }
+            Counters::inc(&self.stats.connect_attempts);
+            match self.open_socket(addr) {
+                Ok((stream, local, phase)) => {
+                    let conn = Conn::new(stream, addr, local, true, phase, now);
+                    {
+                        let mut w = conn.write.lock();
+                        w.queue.push_back(first.clone());
+                        w.queued = n;
+                    }
+                    Counters::inc(&self.stats.sent_queued);
+                    queued = true;
+                    Ok(Arc::new(conn))
+                }
+                Err(e) => {
+                    self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                    self.stats
+                        .queued_bytes
+                        .fetch_sub(n as u64, Ordering::AcqRel);
+                    let why = Close::from_io(&e);
+                    self.count_and_blacklist(why, std::iter::once(addr));
+                    Err(why.send_error(addr))
+                }
+            }
+        })?;
+        if created {
+            self.command(Command::Register(conn.clone()));
+        }
+        Ok((conn, queued))
+    }
+
+    /// Adds `n` bytes to the global queue total unless that would pass `wq_max`.
+    fn reserve_queue(&self, n: usize) -> bool {
+        let n = n as u64;
+        let total = self.stats.queued_bytes.fetch_add(n, Ordering::AcqRel) + n;
+        if total > self.config.wq_max as u64 {
+            self.stats.queued_bytes.fetch_sub(n, Ordering::AcqRel);
+            return false;
+        }
+        self.stats
+            .queued_bytes_peak
+            .fetch_max(total, Ordering::Relaxed);
+        true
+    }
+
+    fn open_socket(&self, addr: SocketAddr) -> io::Result<(TcpStream, SocketAddr, Phase)> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        if self.config.nodelay {
+            socket.set_tcp_nodelay(true)?;
+        }
+        if let Some(n) = self.config.send_buffer {
+            socket.set_send_buffer_size(n)?;
+        }
+        let sources: Vec<_> = self
+            .config
+            .connect_sources
+            .iter()
+            .filter(|ip| ip.is_ipv4() == addr.is_ipv4())
+            .collect();
+        if !sources.is_empty() {
+            let i = self.next_source.fetch_add(1, Ordering::Relaxed) % sources.len();
+            if let Some(ip) = sources.get(i) {
+                socket.bind(&SocketAddr::new(**ip, 0).into())?;
+            }
+        }
+        let phase = match socket.connect(&addr.into()) {
+            Ok(()) => Phase::Open,
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.raw_os_error() == Some(libc::EINPROGRESS) =>
+            {
+                Phase::Connecting
+            }
+            Err(e) => return Err(e),
+        };
+        let stream = TcpStream::from_std(socket.into());
+        let local = stream
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::new(addr.ip(), 0));
+        if phase == Phase::Open {
+            Counters::inc(&self.stats.connected);
+        }
+        Ok((stream, local, phase))
+    }
+
+    /// Closes `conn` for `why`: drops its queue, unindexes it, shuts the socket down (its
+    /// owner sees that and lets go), counts, blacklists and reports. Idempotent.
+    pub(crate) fn close(&self, conn: &Arc<Conn>, why: Close) -> bool {
+        let (dropped, aliases) = {
+            let mut w = conn.write.lock();
+            if w.phase == Phase::Closed {
+                return false;
+            }
+            w.phase = Phase::Closed;
+            w.closed_by = Some(why);
+            let n = std::mem::take(&mut w.queued);
+            self.stats
+                .queued_bytes
+                .fetch_sub(n as u64, Ordering::AcqRel);
+            (std::mem::take(&mut w.queue), std::mem::take(&mut w.aliases))
+        };
+        drop(dropped);
+        self.table.remove(&conn.peer, conn);
+        for a in &aliases {
+            self.table.remove(a, conn);
+        }
+        let _ = conn.stream.shutdown(Shutdown::Both);
+        self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+        self.report(conn, why, &aliases);
+        self.command(Command::Closed(conn.clone()));
+        true
+    }
+
+    /// Takes `conn` out of the index (no new sends use it) without closing it: a failed
+    /// connection that drains its input first.
+    pub(crate) fn retire(&self, conn: &Arc<Conn>) -> Vec<SocketAddr> {
+        let aliases = std::mem::take(&mut conn.write.lock().aliases);
+        self.table.remove(&conn.peer, conn);
+        for a in &aliases {
+            self.table.remove(a, conn);
+        }
+        aliases
+    }
+
+    /// Counts, blacklists and reports a failure of `conn` (its peer and aliases).
+    pub(crate) fn report(&self, conn: &Conn, why: Close, aliases: &[SocketAddr]) {
+        let targets = || std::iter::once(conn.peer).chain(aliases.iter().copied());
+        self.count_and_blacklist(why, targets());
+        if why.error(conn.peer).is_some() {
+            for addr in targets() {
+                if let Some(err) = why.error(addr) {
+                    Counters::inc(&self.stats.reported);
+                    self.events.on_transport_error(Target::tcp(addr), err);
+                }
+            }
+        }
+    }
+
+    fn count_and_blacklist(&self, why: Close, targets: impl Iterator<Item = SocketAddr>) {
+        if let Some(c) = why.counter(&self.stats) {
+            Counters::inc(c);
+        }
+        if why == Close::Truncated {
+            Counters::inc(&self.stats.truncated);
+        }
+        if !why.blacklists() || self.config.blacklist_ttl.is_zero() {
+            return;
+        }
+        let now = self.now();
+        let until = now.saturating_add(ms(self.config.blacklist_ttl));
+        for addr in targets {
+            if self.blacklist.insert(addr, until, now) {
+                Counters::inc(&self.stats.blacklisted);
+            }
+        }
+    }
+
+    /// Indexes `conn` under `alias` too (RFC 5923), unless that address has a connection.
+    pub(crate) fn add_alias(&self, conn: &Arc<Conn>, alias: SocketAddr) {
+        if alias == conn.peer {
+            return;
+        }
+        {
+            let w = conn.write.lock();
+            if w.phase == Phase::Closed
+                || w.aliases.len() >= MAX_ALIASES
+                || w.aliases.contains(&alias)
+            {
+                return;
+            }
+        }
+        if !self.table.insert_if_absent(alias, conn) {
+            return;
+        }
+        let mut w = conn.write.lock();
+        if w.phase == Phase::Closed || w.aliases.len() >= MAX_ALIASES {
+            drop(w);
+            self.table.remove(&alias, conn);
+            return;
+        }
+        w.aliases.push(alias);
+        Counters::inc(&self.stats.aliases);
+    }
+}
