@@ -39,9 +39,11 @@ pub enum Refusal {
     NoRoute,
     /// 423 from the registrar.
     IntervalTooBrief,
+    /// 503: new INVITE refused near the transaction limit (in-flight calls go on).
+    Overload,
 }
 
-const REFUSALS: [(&str, Refusal); 12] = [
+const REFUSALS: [(&str, Refusal); 13] = [
     ("bad_request", Refusal::BadRequest),
     ("acl", Refusal::Acl),
     ("not_found", Refusal::NotFound),
@@ -54,6 +56,7 @@ const REFUSALS: [(&str, Refusal); 12] = [
     ("cdr_queue_full", Refusal::CdrFull),
     ("no_route", Refusal::NoRoute),
     ("interval_too_brief", Refusal::IntervalTooBrief),
+    ("overload", Refusal::Overload),
 ];
 
 const METHODS: [&str; 15] = [
@@ -100,7 +103,7 @@ pub struct Metrics {
     requests: [AtomicU64; 15],
     /// Final and provisional responses sent upstream, by class 1..=6.
     responses: [AtomicU64; 7],
-    refusals: [AtomicU64; 12],
+    refusals: [AtomicU64; 13],
     /// Branches started.
     pub branches: AtomicU64,
     /// Failovers to a next gateway.

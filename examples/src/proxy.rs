@@ -51,6 +51,12 @@ pub struct Proxy {
     pub cdr: Option<Cdr>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Live proxied transactions above which new INVITEs get 503 + Retry-After (80 %
+    /// of the transaction limit: the rest is headroom for the calls in flight, whose
+    /// BYEs and re-INVITEs still need transactions).
+    pub invite_limit: usize,
+    /// `Retry-After` of those 503s.
+    pub retry_after: u32,
 }
 
 /// Where one branch goes.
@@ -712,6 +718,17 @@ impl Handler for Proxy {
             match self.authenticate(ctx, id, &req) {
                 Err(()) => return,
                 Ok(s) => strip_proxy_auth = s,
+            }
+            if req.method() == Method::Invite && self.calls.len() >= self.invite_limit {
+                self.metrics.refuse(Refusal::Overload);
+                let secs = self.retry_after.to_string();
+                let tag = ctx.new_tag();
+                let b = response_to(&req, StatusCode::SERVICE_UNAVAILABLE)
+                    .to_tag(tag.as_str())
+                    .header("Retry-After", secs.as_str())
+                    .build();
+                self.respond_bytes(ctx, id, b);
+                return;
             }
             if req.method() == Method::Invite
                 && self.cdr.as_ref().is_some_and(|c| c.refuses_calls())

@@ -185,6 +185,8 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         auth: auth_on.then(|| Auth::new(&cfg.auth, now)),
         cdr,
         metrics: metrics.clone(),
+        invite_limit: cfg.server.max_transactions / 10 * 8,
+        retry_after: cfg.server.retry_after_secs,
     });
     let handler: Arc<dyn Handler> = proxy.clone();
     let endpoint = Arc::new(builder.start(handler).map_err(StartError::Endpoint)?);
