@@ -65,8 +65,11 @@ impl Candidate {
 pub struct Call {
     /// The server transaction.
     pub server: TransactionId,
-    /// The request as received.
-    pub request: Request,
+    /// The request as received; dropped (with the best response) once the call is
+    /// answered and no branch is pending: the context then only relays late 2xx
+    /// retransmissions, and a parsed request (its header index) is ~600 bytes that
+    /// would otherwise live as long as the transaction (32 s after a 2xx).
+    pub request: Option<Request>,
     /// Where it came from (responses without a server transaction go there).
     pub upstream: Target,
     /// Whether it is an INVITE.
@@ -95,7 +98,7 @@ impl Call {
         let invite = request.method() == sipcore::message::Method::Invite;
         Call {
             server,
-            request,
+            request: Some(request),
             upstream,
             invite,
             branches: SmallVec::new(),
@@ -106,6 +109,17 @@ impl Call {
             number: String::new(),
             loop_hash: 0,
             started: now,
+        }
+    }
+
+    /// Drops what only an unanswered call needs, once it is answered and no branch is
+    /// pending.
+    pub fn release_if_done(&mut self) {
+        if self.answered && self.pending().next().is_none() {
+            self.request = None;
+            self.best = None;
+            self.failover = Vec::new();
+            self.number = String::new();
         }
     }
 

@@ -354,7 +354,9 @@ impl Proxy {
         info: &RouteInfo,
         strip_proxy_auth: bool,
     ) -> Result<(), StatusCode> {
-        let req = c.request.clone();
+        let Some(req) = c.request.clone() else {
+            return Err(StatusCode::SERVER_INTERNAL_ERROR);
+        };
         let spec = ForwardSpec {
             request_uri: dest.request_uri.as_deref(),
             record_route: is_dialog_creating(req.method())
@@ -399,7 +401,13 @@ impl Proxy {
                 request_uri: Some(gateway_uri(&c.number, &gw)),
                 gateway: Some(c.branches.len()),
             };
-            let info = route_info(&c.request, &self.local).unwrap_or_default();
+            let Some(info) = c
+                .request
+                .as_ref()
+                .and_then(|r| route_info(r, &self.local).ok())
+            else {
+                return false;
+            };
             if self
                 .start_branch(ctx, call_ref, c, &dest, &info, false)
                 .is_ok()
@@ -431,6 +439,7 @@ impl Proxy {
         b.status = status;
         let (gateway, target) = (b.gateway, b.target);
         if c.answered {
+            c.release_if_done();
             return;
         }
         let retry = status == 408 || (500..600).contains(&status);
@@ -474,33 +483,30 @@ impl Proxy {
             .as_ref()
             .and_then(|b| b.response.as_ref())
             .filter(|r| r.status() == status);
-        match received.map(strip_top_via) {
-            Some(Ok(r)) => {
+        match (received.map(strip_top_via), &c.request) {
+            (Some(Ok(r)), _) => {
                 if ctx.respond(c.server, r).is_ok() {
                     self.metrics.response(status.as_u16());
                 }
             }
-            _ => {
+            (_, Some(req)) => {
                 let tag = ctx.new_tag();
-                if ctx
-                    .reply(c.server, &c.request, status, Some(tag.as_str()))
-                    .is_ok()
-                {
+                if ctx.reply(c.server, req, status, Some(tag.as_str())).is_ok() {
                     self.metrics.response(status.as_u16());
                 }
             }
+            (_, None) => {}
         }
-        if c.invite {
-            if let Some(cdr) = &self.cdr {
-                let (from, to) = parties(&c.request);
-                cdr.failed(
-                    c.request.call_id().unwrap_or_default(),
-                    &from,
-                    &to,
-                    status.as_u16(),
-                );
-            }
+        if let (true, Some(cdr), Some(req)) = (c.invite, &self.cdr, &c.request) {
+            let (from, to) = parties(req);
+            cdr.failed(
+                req.call_id().unwrap_or_default(),
+                &from,
+                &to,
+                status.as_u16(),
+            );
         }
+        c.release_if_done();
     }
 
     /// Relays a response of branch `client` upstream.
@@ -544,19 +550,13 @@ impl Proxy {
             if first {
                 // §16.7 step 10: a 2xx ends the other branches.
                 self.cancel_pending(ctx, &c);
-                if c.invite {
-                    if let Some(cdr) = &self.cdr {
-                        let (from, to) = parties(&c.request);
-                        cdr.started(
-                            c.request.call_id().unwrap_or_default(),
-                            &from,
-                            &to,
-                            status.as_u16(),
-                            ctx.now(),
-                        );
-                    }
+                if let (true, Some(cdr), Some(req)) = (c.invite, &self.cdr, &c.request) {
+                    let (from, to) = parties(req);
+                    let call_id = req.call_id().unwrap_or_default();
+                    cdr.started(call_id, &from, &to, status.as_u16(), ctx.now());
                 }
             }
+            c.release_if_done();
             let (server, upstream) = (c.server, c.upstream);
             drop(c);
             let Ok(r) = strip_top_via(&resp) else { return };

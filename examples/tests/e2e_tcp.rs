@@ -37,6 +37,11 @@ fn options_to_the_proxy() {
 }
 
 #[test]
+fn timer_c_cancels_and_answers_408() {
+    cases::timer_c_cancels_and_answers_408("tcp");
+}
+
+#[test]
 fn unknown_user_gets_404() {
     cases::unknown_user_gets_404("tcp");
 }

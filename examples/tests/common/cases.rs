@@ -181,3 +181,16 @@ pub fn short_load_run_without_failures(t: &str) {
     );
     uas.wait_ok(Duration::from_secs(30));
 }
+
+/// Timer C (1 s here): a callee that rings for ever is cancelled, the caller gets 408.
+pub fn timer_c_cancels_and_answers_408(t: &str) {
+    let (p, u) = (free_port(), free_port());
+    let dir = Dir::new(&format!("timerc-{t}"));
+    let _px = proxy(&format!(
+        "[server]\nlisten = [\"127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{u}\"\ntimer_c_secs = 1\n"
+    ));
+    let uas = uas(&dir, &dir.scenario("uas_cancel.xml", &[]), u, t, 2);
+    let sc = dir.scenario("uac_error.xml", &[("expect", "408"), ("maxfwd", "70")]);
+    uac_ok(&dir, &sc, p, t, &["-m", "2", "-r", "10"]);
+    uas.wait_ok(Duration::from_secs(20));
+}
