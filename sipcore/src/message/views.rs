@@ -7,7 +7,7 @@ use nom::Parser;
 use super::{HeaderId, MessageBuf, Method};
 use crate::parse::lex::{
     self, decimal, expect, fail, generic_params, host, is_token, is_word, port, quoted_string,
-    run_all, sep, skip_ws, token_str, Params, PResult,
+    run_all, sep, skip_ws, token_str, PResult, Params,
 };
 use crate::parse::ParseError;
 
@@ -347,7 +347,10 @@ pub fn parse_call_id(value: &[u8]) -> Result<&str, ParseError> {
             end += 1 + m;
         }
         // word characters are ASCII.
-        Ok((&i[end..], std::str::from_utf8(&i[..end]).unwrap_or_default()))
+        Ok((
+            &i[end..],
+            std::str::from_utf8(&i[..end]).unwrap_or_default(),
+        ))
     }
     run_all(value, call_id)
 }
@@ -405,7 +408,9 @@ impl MessageBuf {
 
     /// Content-Length, `None` when absent.
     pub fn content_length(&self) -> Result<Option<u64>, ParseError> {
-        self.view(HeaderId::ContentLength, |v| parse_decimal(v, u64::from(u32::MAX)))
+        self.view(HeaderId::ContentLength, |v| {
+            parse_decimal(v, u64::from(u32::MAX))
+        })
     }
 }
 
@@ -426,7 +431,9 @@ mod tests {
         assert_eq!(v.ttl(), Some(16));
         assert_eq!(v.maddr(), Some("224.2.0.1"));
         assert!(v.alias());
-        let v6 = Via::parse(b"SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKas3;received=2001:db8::9:255").unwrap();
+        let v6 =
+            Via::parse(b"SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKas3;received=2001:db8::9:255")
+                .unwrap();
         assert_eq!(v6.received(), Some("2001:db8::9:255"));
     }
 
@@ -469,7 +476,10 @@ mod tests {
 
     #[test]
     fn call_ids() {
-        assert_eq!(parse_call_id(b"f81d4fae-7dec@foo.bar.com").unwrap(), "f81d4fae-7dec@foo.bar.com");
+        assert_eq!(
+            parse_call_id(b"f81d4fae-7dec@foo.bar.com").unwrap(),
+            "f81d4fae-7dec@foo.bar.com"
+        );
         assert!(parse_call_id(b"a b").is_err());
         assert!(parse_call_id(b"a@").is_err());
     }

@@ -165,13 +165,18 @@ fn status_line(buf: &[u8], pos: usize, eol: usize) -> Result<Start, ParseError> 
         .count();
     let after = code_start + digits;
     if digits != 3 || (after < line.len() && line[after] != b' ') {
-        return Err(ParseError::malformed(pos + code_start, "3-digit status code"));
+        return Err(ParseError::malformed(
+            pos + code_start,
+            "3-digit status code",
+        ));
     }
     let code = line[code_start..after]
         .iter()
         .fold(0u16, |v, &d| v * 10 + u16::from(d - b'0'));
-    let status = StatusCode::new(code)
-        .ok_or(ParseError::malformed(pos + code_start, "status code 100-699"))?;
+    let status = StatusCode::new(code).ok_or(ParseError::malformed(
+        pos + code_start,
+        "status code 100-699",
+    ))?;
     let reason_start = (after + 1).min(line.len());
     if let Some(bad) = line[reason_start..]
         .iter()
@@ -293,11 +298,14 @@ impl Head {
         strict_single: bool,
     ) -> Result<Option<usize>, ParseError> {
         let mut found: Option<usize> = None;
-        for h in self.headers.iter().filter(|h| h.id == HeaderId::ContentLength) {
+        for h in self
+            .headers
+            .iter()
+            .filter(|h| h.id == HeaderId::ContentLength)
+        {
             let v = buf.get(h.value.range()).unwrap_or_default();
             let n = crate::message::parse_decimal(v, u64::from(u32::MAX))
-                .map_err(|e| e.shifted(h.value.start as usize))?
-                as usize;
+                .map_err(|e| e.shifted(h.value.start as usize))? as usize;
             match found {
                 None if !strict_single => return Ok(Some(n)),
                 None => found = Some(n),

@@ -96,14 +96,33 @@ const fn classes() -> [u8; 256] {
     while c < 256 {
         let b = c as u8;
         let alnum = b.is_ascii_alphanumeric();
-        let mark = matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')');
+        let mark = matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        );
         let mut v = 0u8;
-        if alnum || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~') {
+        if alnum
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
+        {
             v |= TOKEN | WORD;
         }
         if matches!(
             b,
-            b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'{'
+                | b'}'
         ) {
             v |= WORD;
         }
@@ -292,7 +311,11 @@ pub(crate) fn gen_value(i: &[u8]) -> PResult<'_, &[u8]> {
     match i.first() {
         Some(b'"') => quoted_string(i),
         Some(b'[') => match memchr::memchr(b']', i) {
-            Some(end) if i[1..end].iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') => {
+            Some(end)
+                if i[1..end]
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') =>
+            {
                 Ok((&i[end + 1..], &i[..end + 1]))
             }
             _ => fail(i, "IPv6 reference"),
@@ -396,8 +419,7 @@ impl<'a> Params<'a> {
 
     /// The first parameter named `name` (case-insensitive).
     pub fn get(self, name: &str) -> Option<Param<'a>> {
-        self.into_iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
+        self.into_iter().find(|p| p.name.eq_ignore_ascii_case(name))
     }
 
     /// Whether no parameters are present.
@@ -500,7 +522,10 @@ pub(crate) fn decimal<'a>(i: &'a [u8], max: u64, what: &'static str) -> PResult<
     }
     let mut v: u64 = 0;
     for &b in &i[..n] {
-        v = match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(b - b'0'))) {
+        v = match v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+        {
             Some(v) if v <= max => v,
             _ => return fail(i, what),
         };
@@ -541,19 +566,28 @@ mod tests {
     fn comma_split_outside_quotes_and_angles() {
         let v = b"\"a,b\" <sip:x@y;p=1,2>, <sip:z>";
         let parts: Vec<_> = CommaSplit::new(v).map(|(s, e)| &v[s..e]).collect();
-        assert_eq!(parts, vec![&b"\"a,b\" <sip:x@y;p=1,2>"[..], &b"<sip:z>"[..]]);
+        assert_eq!(
+            parts,
+            vec![&b"\"a,b\" <sip:x@y;p=1,2>"[..], &b"<sip:z>"[..]]
+        );
     }
 
     #[test]
     fn quoted_strings() {
-        assert_eq!(quoted_string(b"\"a\\\"b\" x").unwrap(), (&b" x"[..], &b"\"a\\\"b\""[..]));
+        assert_eq!(
+            quoted_string(b"\"a\\\"b\" x").unwrap(),
+            (&b" x"[..], &b"\"a\\\"b\""[..])
+        );
         assert!(quoted_string(b"\"abc").is_err());
         assert_eq!(&*unquote(b"\"a\\\"b\""), b"a\"b");
     }
 
     #[test]
     fn decimals() {
-        assert_eq!(decimal(b"4294967295", u32::MAX as u64, "n").unwrap().1, 4294967295);
+        assert_eq!(
+            decimal(b"4294967295", u32::MAX as u64, "n").unwrap().1,
+            4294967295
+        );
         assert!(decimal(b"4294967296", u32::MAX as u64, "n").is_err());
         assert!(decimal(b"99999999999999999999999", u64::MAX, "n").is_err());
     }
