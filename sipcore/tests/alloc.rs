@@ -8,6 +8,8 @@
 //! One `#[test]` only: the counter is global, and a second test running on another
 //! thread would be counted too.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use std::alloc::System;
 use std::hint::black_box;
 

@@ -20,6 +20,8 @@
 //! expected outcome), and set `FULL_URI_PARSER` to `true` when the full `Uri::parse`
 //! lands.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
+
 use bytes::{Bytes, BytesMut};
 use sipcore::message::{HeaderId, Message, Method, NameAddr, Request, Via};
 use sipcore::parse::{parse_datagram, ParseErrorKind, StreamFramer, StreamItem};
