@@ -24,10 +24,7 @@ const SIPP_INVITE: &[u8] = include_bytes!("../data/sipp-invite.sip");
 
 const INPUTS: &[(&str, &[u8])] = &[
     ("sipp-invite", SIPP_INVITE),
-    (
-        "invite-2k-sdp",
-        include_bytes!("../data/invite-2k-sdp.sip"),
-    ),
+    ("invite-2k-sdp", include_bytes!("../data/invite-2k-sdp.sip")),
     ("ok-200", include_bytes!("../data/ok-200.sip")),
     (
         "register-digest",
@@ -64,7 +61,11 @@ fn rsip_work(buf: &[u8]) -> usize {
 fn parse(c: &mut Criterion) {
     for &(name, data) in INPUTS {
         // Both sides must agree on the fields before they are timed.
-        assert_eq!(sipcore_work(Bytes::from_static(data)), rsip_work(data), "{name}");
+        assert_eq!(
+            sipcore_work(Bytes::from_static(data)),
+            rsip_work(data),
+            "{name}"
+        );
         let mut g = c.benchmark_group(format!("parse/{name}"));
         g.throughput(Throughput::Bytes(data.len() as u64));
         g.bench_function("sipcore", |b| {

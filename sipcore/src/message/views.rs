@@ -6,7 +6,7 @@ use nom::Parser;
 
 use super::{HeaderId, MessageBuf, Method};
 use crate::parse::lex::{
-    self, decimal, expect, fail, generic_params, host, is_token, is_word, port, quoted_string,
+    self, decimal, expect, fail, host, is_token, is_word, params_with, port, quoted_string,
     run_all, sep, skip_ws, token_str, PResult, Params,
 };
 use crate::parse::ParseError;
@@ -39,6 +39,8 @@ pub struct Via<'a> {
     pub port: Option<u16>,
     /// All parameters.
     pub params: Params<'a>,
+    /// The branch, found while the parameters were parsed (read on every message).
+    branch: Option<&'a str>,
 }
 
 impl<'a> Via<'a> {
@@ -48,8 +50,9 @@ impl<'a> Via<'a> {
     }
 
     /// The `branch` parameter.
+    #[inline]
     pub fn branch(&self) -> Option<&'a str> {
-        self.param_str("branch")
+        self.branch
     }
 
     /// Whether the branch starts with the RFC 3261 magic cookie.
@@ -89,6 +92,20 @@ impl<'a> Via<'a> {
     }
 }
 
+/// The value rules of the Via parameters RFC 3261 and RFC 3581 define; others are free.
+fn via_param_ok(name: &[u8], value: Option<&[u8]>) -> bool {
+    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    let number = |max: u64| value.is_some_and(|v| parse_decimal(v, max).is_ok());
+    match name.len() {
+        3 if is("ttl") => number(255),
+        5 if is("rport") => value.is_none() || number(65535),
+        5 if is("maddr") => value.is_some(),
+        6 if is("branch") => value.is_some(),
+        8 if is("received") => value.is_some(),
+        _ => true,
+    }
+}
+
 fn via_parm(i: &[u8]) -> PResult<'_, Via<'_>> {
     let (i, protocol_name) = expect(token_str, "protocol name").parse(i)?;
     let (i, _) = sep(b'/')(i)?;
@@ -107,23 +124,9 @@ fn via_parm(i: &[u8]) -> PResult<'_, Via<'_>> {
     } else {
         (i, None)
     };
-    let (i, raw) = generic_params(i)?;
+    let (i, (raw, branch)) = params_with(i, "branch", via_param_ok)?;
     let params = Params::new(raw);
-    for p in params {
-        let is = |n: &str| p.name.eq_ignore_ascii_case(n);
-        let ok = if is("ttl") {
-            p.value_str().is_some_and(|v| v.parse::<u8>().is_ok())
-        } else if is("branch") || is("maddr") || is("received") {
-            p.value.is_some()
-        } else if is("rport") {
-            p.value_str().is_none_or(|v| v.parse::<u16>().is_ok())
-        } else {
-            true
-        };
-        if !ok {
-            return fail(i, "valid Via parameter");
-        }
-    }
+    let branch = branch.flatten().and_then(|b| std::str::from_utf8(b).ok());
     Ok((
         i,
         Via {
@@ -133,6 +136,7 @@ fn via_parm(i: &[u8]) -> PResult<'_, Via<'_>> {
             host,
             port,
             params,
+            branch,
         },
     ))
 }
@@ -195,6 +199,8 @@ pub struct NameAddr<'a> {
     pub angle_brackets: bool,
     /// Header parameters (after the URI).
     pub params: Params<'a>,
+    /// The tag, found while the parameters were parsed (read on every message).
+    tag: Option<&'a str>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -224,8 +230,9 @@ impl<'a> NameAddr<'a> {
     }
 
     /// The `tag` parameter.
+    #[inline]
     pub fn tag(&self) -> Option<&'a str> {
-        self.param_str("tag")
+        self.tag
     }
 
     /// The `expires` parameter (Contact).
@@ -319,7 +326,8 @@ fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
     if memchr::memchr(b':', uri).is_none() {
         return fail(uri, "URI scheme");
     }
-    let (i, raw) = generic_params(i)?;
+    let (i, (raw, tag)) = params_with(i, "tag", |_, _| true)?;
+    let tag = tag.flatten().and_then(|t| std::str::from_utf8(t).ok());
     Ok((
         i,
         NameAddr {
@@ -327,6 +335,7 @@ fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
             uri,
             angle_brackets: angle,
             params: Params::new(raw),
+            tag,
         },
     ))
 }
