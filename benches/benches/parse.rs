@@ -13,6 +13,8 @@
 
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
+// The inputs are fixed files, not network input.
+#![allow(clippy::expect_used)]
 
 use std::hint::black_box;
 
