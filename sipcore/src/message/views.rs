@@ -422,26 +422,33 @@ fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
 
 /// Parses `callid = word [ "@" word ]`.
 pub fn parse_call_id(value: &[u8]) -> Result<&str, ParseError> {
-    fn call_id(i: &[u8]) -> PResult<'_, &str> {
-        let n = i.iter().take_while(|&&b| is_word(b)).count();
-        if n == 0 {
-            return fail(i, "Call-ID word");
+    // Read on every message: an indexed scan rather than a nom parser.
+    let word = |mut k: usize| {
+        while k < value.len() && is_word(value[k]) {
+            k += 1;
         }
-        let mut end = n;
-        if i.get(end) == Some(&b'@') {
-            let m = i[end + 1..].iter().take_while(|&&b| is_word(b)).count();
-            if m == 0 {
-                return fail(&i[end + 1..], "word after '@'");
-            }
-            end += 1 + m;
-        }
-        // word characters are ASCII.
-        Ok((
-            &i[end..],
-            std::str::from_utf8(&i[..end]).unwrap_or_default(),
-        ))
+        k
+    };
+    let mut end = word(0);
+    if end == 0 {
+        return Err(ParseError::malformed(0, "Call-ID word"));
     }
-    run_all(value, call_id)
+    if value.get(end) == Some(&b'@') {
+        let m = word(end + 1);
+        if m == end + 1 {
+            return Err(ParseError::malformed(end + 1, "word after '@'"));
+        }
+        end = m;
+    }
+    let mut rest = end;
+    while rest < value.len() && lex::is_ws(value[rest]) {
+        rest += 1;
+    }
+    if rest != value.len() {
+        return Err(ParseError::malformed(rest, "end of value"));
+    }
+    // word characters are ASCII.
+    Ok(std::str::from_utf8(&value[..end]).unwrap_or_default())
 }
 
 /// Parses a non-negative decimal header value (Content-Length, Expires ...) up to `max`.
@@ -453,9 +460,14 @@ impl MessageBuf {
     /// The first (topmost) Via value. `Ok(None)` when there is no Via.
     #[inline]
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
-        self.vias()
-            .next()
-            .unwrap_or(Err(ParseError::malformed(self.headers_end(), "Via header")))
+        // The first value of the first Via line, without the iterator of `vias()`.
+        let Some(h) = self.header_entry(HeaderId::Via) else {
+            return Err(ParseError::malformed(self.headers_end(), "Via header"));
+        };
+        let value = self.slice(h.value);
+        let (s, e) = lex::CommaSplit::new(value).next().unwrap_or_default();
+        let start = h.value.start as usize + s;
+        Via::parse(value.get(s..e).unwrap_or_default()).map_err(|err| err.shifted(start))
     }
 
     /// Every Via value, top first, across comma lists and repeated headers.
