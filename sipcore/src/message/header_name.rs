@@ -292,10 +292,7 @@ mod tests {
     #[test]
     fn long_names_case_insensitive() {
         assert_eq!(HeaderId::from_name(b"cSEQ"), HeaderId::CSeq);
-        assert_eq!(
-            HeaderId::from_name(b"www-authenticate"),
-            HeaderId::WwwAuthenticate
-        );
+        assert_eq!(HeaderId::from_name(b"www-authenticate"), HeaderId::WwwAuthenticate);
         assert_eq!(HeaderId::from_name(b"Via2"), HeaderId::Other);
     }
 }

@@ -206,9 +206,7 @@ impl MessageBuf {
         }
         self.headers
             .iter()
-            .find(|h| {
-                h.id == HeaderId::Other && self.slice(h.name).eq_ignore_ascii_case(name.as_bytes())
-            })
+            .find(|h| h.id == HeaderId::Other && self.slice(h.name).eq_ignore_ascii_case(name.as_bytes()))
             .map(|h| self.slice(h.value))
     }
 

@@ -17,11 +17,7 @@ impl<'a> Uri<'a> {
     /// Parses a URI.
     pub fn parse(input: &'a [u8]) -> Result<Uri<'a>, ParseError> {
         let colon = memchr::memchr(b':', input).ok_or(ParseError::malformed(0, "URI scheme"))?;
-        let scheme = std::str::from_utf8(&input[..colon])
-            .map_err(|_| ParseError::malformed(0, "URI scheme"))?;
-        Ok(Uri {
-            scheme,
-            rest: &input[colon + 1..],
-        })
+        let scheme = std::str::from_utf8(&input[..colon]).map_err(|_| ParseError::malformed(0, "URI scheme"))?;
+        Ok(Uri { scheme, rest: &input[colon + 1..] })
     }
 }
