@@ -453,7 +453,26 @@ pub fn parse_call_id(value: &[u8]) -> Result<&str, ParseError> {
 
 /// Parses a non-negative decimal header value (Content-Length, Expires ...) up to `max`.
 pub fn parse_decimal(value: &[u8], max: u64) -> Result<u64, ParseError> {
-    run_all(value, |i| decimal(i, max, "decimal number in range"))
+    // Content-Length is read on every message: an indexed scan, not a nom parser.
+    const WHAT: &str = "decimal number in range";
+    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return Err(ParseError::malformed(0, WHAT));
+    }
+    let mut v: u64 = 0;
+    for &d in &value[..digits] {
+        v = match v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+        {
+            Some(v) if v <= max => v,
+            _ => return Err(ParseError::malformed(0, WHAT)),
+        };
+    }
+    match value[digits..].iter().position(|&b| !lex::is_ws(b)) {
+        None => Ok(v),
+        Some(k) => Err(ParseError::malformed(digits + k, "end of value")),
+    }
 }
 
 impl MessageBuf {
