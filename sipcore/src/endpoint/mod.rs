@@ -94,6 +94,13 @@ impl Default for EndpointConfig {
     }
 }
 
+/// A worker wakes the timer thread only for a timer due more than this before the
+/// thread's planned wake-up. Waking it for every new transaction cost a futex wake and
+/// a context switch per message; most new timers are 200 ms to 32 s away, and a timer
+/// that fires up to this late is harmless (retransmission timers start at T1 = 500 ms;
+/// the zero-wait timers of reliable transports only free memory).
+const WAKE_SLACK: Duration = Duration::from_millis(20);
+
 /// State shared by every thread of the endpoint.
 pub(crate) struct Shared {
     pub(crate) layer: TransactionLayer,
@@ -157,9 +164,15 @@ impl Shared {
         }
         if let Some(armed) = out.timer_armed() {
             let mut wake = self.timer_wake.lock();
-            if wake.is_none_or(|w| armed < w) {
-                *wake = Some(armed);
-                self.timer_cv.notify_one();
+            match *wake {
+                // Asleep until after this timer (by more than the slack): wake it.
+                Some(w) if armed + WAKE_SLACK < w => {
+                    *wake = Some(armed);
+                    self.timer_cv.notify_one();
+                }
+                // Running: it takes the earliest of this and the layer's deadline.
+                None => *wake = Some(armed),
+                Some(_) => {}
             }
         }
     }
