@@ -136,6 +136,6 @@ mod worker;
 
 pub use config::TcpConfig;
 pub use layer::{LayerError, LayerFactory, StreamLayer};
-pub use reply::{response_fallback, too_large_response, DEFAULT_PORT};
+pub use reply::{response_fallback, too_large_response, DEFAULT_PORT, DEFAULT_TLS_PORT};
 pub use stats::TcpStats;
 pub use transport::TcpTransport;
