@@ -137,6 +137,22 @@ pub struct ClientTls {
     pub cert: Option<CertSource>,
 }
 
+impl ClientTls {
+    /// A client side that verifies servers against the CA bundle `roots`.
+    ///
+    /// ```
+    /// use sipcore_tls::{ClientTls, PemSource};
+    /// let client = ClientTls::with_roots(PemSource::file("/etc/ssl/certs/ca-certificates.crt"));
+    /// assert!(client.verify);
+    /// ```
+    pub fn with_roots(roots: PemSource) -> ClientTls {
+        ClientTls {
+            roots: Some(roots),
+            ..ClientTls::default()
+        }
+    }
+}
+
 impl Default for ClientTls {
     fn default() -> Self {
         ClientTls {
