@@ -41,6 +41,23 @@ pub(crate) enum Attempt {
     Failed(SendError),
 }
 
+/// Why `put_wire` and the layer paths did not send. They never close a connection
+/// themselves: closing reports to the application, which may send on the same
+/// connection, so the caller closes once it holds no lock ([`Shared::settle`]).
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// Nothing to close: the caller gets this.
+    Refused(Attempt),
+    /// Close the connection for this reason; the caller gets the error.
+    Close(Close, SendError),
+}
+
+impl Fail {
+    fn close(why: Close, kind: TransportKind, peer: SocketAddr) -> Fail {
+        Fail::Close(why, why.send_error(kind, peer))
+    }
+}
+
 /// Everything the threads share.
 pub(crate) struct Shared {
     pub(crate) config: TcpConfig,
@@ -183,9 +200,27 @@ impl Shared {
         if data.is_empty() {
             return Ok(());
         }
-        match conn.layer.as_deref() {
+        let result = match conn.layer.as_deref() {
             None => self.put_wire(conn, conn.write.lock(), data, false, true),
-            Some(slot) => self.send_layered(conn, &mut slot.lock(), data),
+            Some(slot) => {
+                let mut slot = slot.lock();
+                let r = self.send_layered(conn, &mut slot, data);
+                drop(slot);
+                r
+            }
+        };
+        self.settle(conn, result)
+    }
+
+    /// Carries out a failure once no lock is held: closes the connection if it must.
+    pub(crate) fn settle(&self, conn: &Arc<Conn>, result: Result<(), Fail>) -> Result<(), Attempt> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(Fail::Refused(a)) => Err(a),
+            Err(Fail::Close(why, e)) => {
+                self.close(conn, why);
+                Err(Attempt::Failed(e))
+            }
         }
     }
 
@@ -204,8 +239,8 @@ impl Shared {
     ///
     /// `layered`: the bytes belong to a layer's record stream, which cannot be cut, so a
     /// refusal closes the connection. `message`: count them as a sent message. Every
-    /// error leaves the connection closed, except a global `QueueFull` for a plain
-    /// message none of which was written.
+    /// error asks for the connection to be closed, except a global `QueueFull` for a
+    /// plain message none of which was written.
     fn put_wire(
         &self,
         conn: &Arc<Conn>,
@@ -213,14 +248,14 @@ impl Shared {
         data: Bytes,
         layered: bool,
         message: bool,
-    ) -> Result<(), Attempt> {
+    ) -> Result<(), Fail> {
         let len = data.len();
         if len == 0 {
             return Ok(());
         }
         let mut rest = data;
         match w.phase {
-            Phase::Closed => return Err(self.closed_attempt(conn, &w)),
+            Phase::Closed => return Err(Fail::Refused(self.closed_attempt(conn, &w))),
             Phase::Open if w.queue.is_empty() => match write_some(&conn.stream, &rest) {
                 Ok(n) => {
                     if n > 0 {
@@ -238,9 +273,7 @@ impl Shared {
                 }
                 Err(e) => {
                     drop(w);
-                    let why = Close::from_io(&e);
-                    self.close(conn, why);
-                    return Err(Attempt::Failed(why.send_error(self.kind, conn.peer)));
+                    return Err(Fail::close(Close::from_io(&e), self.kind, conn.peer));
                 }
             },
             _ => {}
@@ -248,8 +281,7 @@ impl Shared {
         let n = rest.len();
         if w.queued + n > self.config.conn_wq_max {
             drop(w);
-            self.close(conn, Close::ConnQueueFull);
-            return Err(Attempt::Failed(SendError::ConnectionQueueFull));
+            return Err(Fail::close(Close::ConnQueueFull, self.kind, conn.peer));
         }
         if !self.reserve_queue(n) {
             drop(w);
@@ -257,11 +289,10 @@ impl Shared {
                 // Part of the stream is on the wire (or in a layer's record sequence);
                 // without the rest it is corrupt, so this one connection goes (the
                 // others keep their queues).
-                self.close(conn, Close::QueueFull);
-            } else {
-                Counters::inc(&self.stats.queue_full);
+                return Err(Fail::close(Close::QueueFull, self.kind, conn.peer));
             }
-            return Err(Attempt::Failed(SendError::QueueFull));
+            Counters::inc(&self.stats.queue_full);
+            return Err(Fail::Refused(Attempt::Failed(SendError::QueueFull)));
         }
         let was_empty = w.queue.is_empty();
         w.queue.push_back(rest);
@@ -288,23 +319,21 @@ impl Shared {
         conn: &Arc<Conn>,
         slot: &mut LayerSlot,
         data: Bytes,
-    ) -> Result<(), Attempt> {
+    ) -> Result<(), Fail> {
         let w = conn.write.lock();
         if w.phase == Phase::Closed {
-            return Err(self.closed_attempt(conn, &w));
+            return Err(Fail::Refused(self.closed_attempt(conn, &w)));
         }
         let n = data.len();
         let max = self.config.conn_wq_max;
         if !slot.ready {
             let mut w = w;
             if w.queued + n > max {
-                drop(w);
-                self.close(conn, Close::ConnQueueFull);
-                return Err(Attempt::Failed(SendError::ConnectionQueueFull));
+                return Err(Fail::close(Close::ConnQueueFull, self.kind, conn.peer));
             }
             if !self.reserve_queue(n) {
                 Counters::inc(&self.stats.queue_full);
-                return Err(Attempt::Failed(SendError::QueueFull));
+                return Err(Fail::Refused(Attempt::Failed(SendError::QueueFull)));
             }
             slot.pending.push_back(data);
             slot.pending_bytes += n;
@@ -314,22 +343,17 @@ impl Shared {
         }
         let bound = slot.session.wire_len_bound(n);
         if w.queued + bound > max {
-            drop(w);
-            self.close(conn, Close::ConnQueueFull);
-            return Err(Attempt::Failed(SendError::ConnectionQueueFull));
+            return Err(Fail::close(Close::ConnQueueFull, self.kind, conn.peer));
         }
         let total = self.stats.queued_bytes.load(Ordering::Acquire);
         if total + bound as u64 > self.config.wq_max as u64 {
             // Refused before encoding: the connection's stream is intact.
             Counters::inc(&self.stats.queue_full);
-            return Err(Attempt::Failed(SendError::QueueFull));
+            return Err(Fail::Refused(Attempt::Failed(SendError::QueueFull)));
         }
         let mut out = Vec::with_capacity(bound);
         if let Err(e) = slot.session.write_plain(&data, &mut out) {
-            drop(w);
-            let why = Close::Layer(e.reason());
-            self.close(conn, why);
-            return Err(Attempt::Failed(why.send_error(self.kind, conn.peer)));
+            return Err(Fail::close(Close::Layer(e.reason()), self.kind, conn.peer));
         }
         self.put_wire(conn, w, Bytes::from(out), true, true)
     }
@@ -344,16 +368,24 @@ impl Shared {
             return true;
         };
         let mut slot = slot.lock();
+        let result = self.feed(conn, &mut slot, input, plain);
+        drop(slot);
+        self.settle(conn, result).is_ok()
+    }
+
+    /// [`layer_input`](Self::layer_input) under the layer lock.
+    fn feed(
+        &self,
+        conn: &Arc<Conn>,
+        slot: &mut LayerSlot,
+        input: &[u8],
+        plain: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
         let mut out = Vec::new();
         let result = slot.session.read_wire(input, plain, &mut out);
         if !out.is_empty() {
-            let w = conn.write.lock();
-            if self
-                .put_wire(conn, w, Bytes::from(out), true, false)
-                .is_err()
-            {
-                return false;
-            }
+            // Sent even when reading failed: it is the alert that says why.
+            self.put_wire(conn, conn.write.lock(), Bytes::from(out), true, false)?;
         }
         if let Err(e) = result {
             let why = if slot.ready {
@@ -361,19 +393,17 @@ impl Shared {
             } else {
                 Close::Handshake(e.reason())
             };
-            drop(slot);
-            self.close(conn, why);
-            return false;
+            return Err(Fail::close(why, self.kind, conn.peer));
         }
         if !slot.ready && slot.session.is_ready() {
-            return self.layer_ready(conn, &mut slot);
+            return self.layer_ready(conn, slot);
         }
-        true
+        Ok(())
     }
 
     /// `conn`'s layer just became ready: counts the handshake and encodes and sends the
     /// messages that waited for it, in order, behind the handshake's own records.
-    fn layer_ready(&self, conn: &Arc<Conn>, slot: &mut LayerSlot) -> bool {
+    fn layer_ready(&self, conn: &Arc<Conn>, slot: &mut LayerSlot) -> Result<(), Fail> {
         slot.ready = true;
         Counters::inc(&self.stats.handshakes);
         let pending = std::mem::take(&mut slot.pending);
@@ -381,7 +411,7 @@ impl Shared {
         let mut w = conn.write.lock();
         w.ready = true;
         if w.phase == Phase::Closed {
-            return false;
+            return Err(Fail::Refused(Attempt::Gone));
         }
         // The plaintext leaves the counts; its records come back in through `put_wire`.
         w.queued = w.queued.saturating_sub(pending_bytes);
@@ -389,18 +419,15 @@ impl Shared {
             .queued_bytes
             .fetch_sub(pending_bytes as u64, Ordering::AcqRel);
         if pending.is_empty() {
-            return true;
+            return Ok(());
         }
         let mut out = Vec::with_capacity(slot.session.wire_len_bound(pending_bytes));
         for p in &pending {
             if let Err(e) = slot.session.write_plain(p, &mut out) {
-                drop(w);
-                self.close(conn, Close::Layer(e.reason()));
-                return false;
+                return Err(Fail::close(Close::Layer(e.reason()), self.kind, conn.peer));
             }
         }
         self.put_wire(conn, w, Bytes::from(out), true, false)
-            .is_ok()
     }
 
     /// Sends a keep-alive ping or pong on `conn`.

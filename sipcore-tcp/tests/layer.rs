@@ -248,3 +248,50 @@ fn a_silent_server_hits_the_handshake_timeout_and_the_send_is_reported() {
     );
     assert_eq!(client.tcp.stats().queued_bytes, 0);
 }
+
+#[test]
+fn a_failure_handler_may_send_on_the_failing_connection() {
+    // Reports are made with no lock held (the layer's included): a handler that sends
+    // again at once gets an error, not a deadlock.
+    use sipcore::transport::TransportEvents;
+    use std::sync::OnceLock;
+    struct Resend(OnceLock<TcpTransport>, crossbeam_channel::Sender<SendError>);
+    impl TransportEvents for Resend {
+        fn on_transport_error(&self, target: Target, error: SendError) {
+            if let Some(t) = self.0.get() {
+                let again = t.send(&target, request("again", ""));
+                let _ = self.1.send(error);
+                let _ = self.1.send(again.unwrap_err());
+            }
+        }
+    }
+    let (tx, rx) = unbounded();
+    let resend = Arc::new(Resend(OnceLock::new(), tx));
+    let mut c = config();
+    c.conn_wq_max = 1000;
+    let (stx, _srx) = unbounded();
+    let tcp = TcpTransport::start_layered(
+        c,
+        Arc::new(Inbox(stx)),
+        resend.clone(),
+        Arc::new(ToyFactory),
+    )
+    .unwrap();
+    let _ = resend.0.set(tcp.clone());
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = Target::new(TransportKind::Tls, silent.local_addr().unwrap());
+    tcp.send(&to, request("a", "")).unwrap();
+    assert_eq!(
+        tcp.send(&to, request("b", &"x".repeat(900))),
+        Err(SendError::ConnectionQueueFull)
+    );
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        SendError::ConnectionQueueFull
+    );
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        SendError::Blacklisted(to.addr)
+    );
+    tcp.shutdown();
+}
