@@ -254,6 +254,92 @@ mod tests {
         );
     }
 
+    /// A server and a client session pumping bytes to each other in memory.
+    fn pair() -> (TlsSession, TlsSession) {
+        let cert = rcgen::generate_simple_self_signed(vec!["sip.example.com".into()]).unwrap();
+        let server = crate::ServerTls::new(crate::CertSource::pem(
+            cert.cert.pem(),
+            cert.signing_key.serialize_pem(),
+        ));
+        let server = crate::certs::server_config(&server, true).unwrap();
+        let client = crate::ClientTls::with_roots(crate::PemSource::memory(cert.cert.pem()));
+        let client = crate::certs::client_config(&client, true).unwrap().unwrap();
+        let s = TlsSession::server(Arc::new(server), false).unwrap();
+        let c = TlsSession::client(
+            Arc::new(client),
+            ServerName::try_from("sip.example.com").unwrap(),
+            true,
+        )
+        .unwrap();
+        (s, c)
+    }
+
+    /// Moves `wire` into `to`, returning what `to` decoded; what it answers goes to `back`.
+    fn pump(to: &mut TlsSession, wire: &[u8], back: &mut Vec<u8>) -> Vec<u8> {
+        let mut plain = Vec::new();
+        to.read_wire(wire, &mut plain, back).unwrap();
+        plain
+    }
+
+    #[test]
+    fn handshake_and_data_in_memory() {
+        let (mut s, mut c) = pair();
+        let mut hello = Vec::new();
+        c.poll_wire(&mut hello);
+        assert!(!hello.is_empty() && !c.is_ready() && !s.is_ready());
+        let mut flight = Vec::new();
+        assert!(pump(&mut s, &hello, &mut flight).is_empty());
+        let mut finished = Vec::new();
+        assert!(pump(&mut c, &flight, &mut finished).is_empty());
+        assert!(c.is_ready(), "client done after the server's flight");
+        let mut tickets = Vec::new();
+        pump(&mut s, &finished, &mut tickets);
+        assert!(s.is_ready());
+        assert!(!tickets.is_empty(), "TLS 1.3 session tickets");
+        // Fed one byte at a time, records still decode.
+        let mut rec = Vec::new();
+        c.write_plain(b"OPTIONS", &mut rec).unwrap();
+        assert!(rec.len() > 7 && rec.len() <= c.wire_len_bound(7));
+        let mut got = Vec::new();
+        for b in &rec {
+            got.extend(pump(&mut s, std::slice::from_ref(b), &mut Vec::new()));
+        }
+        assert_eq!(got, b"OPTIONS");
+        let mut rec = Vec::new();
+        s.write_plain(b"SIP/2.0 200 OK", &mut rec).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(
+            pump(&mut c, &[tickets, rec].concat(), &mut out),
+            b"SIP/2.0 200 OK"
+        );
+        let who = c.identity().unwrap();
+        assert!(who.verified && who.is_valid_for("sip.example.com"));
+        assert_eq!(
+            s.identity().unwrap().server_name.as_deref(),
+            Some("sip.example.com")
+        );
+        // close_notify: the peer reads the end, and nothing after it.
+        let mut bye = Vec::new();
+        c.close(&mut bye);
+        assert!(pump(&mut s, &bye, &mut Vec::new()).is_empty());
+        eprintln!(
+            "size_of: rustls::Connection {} B, TlsSession {} B",
+            std::mem::size_of::<rustls::Connection>(),
+            std::mem::size_of::<TlsSession>()
+        );
+    }
+
+    #[test]
+    fn garbage_fails_with_an_alert_to_send() {
+        let (mut s, _) = pair();
+        let mut out = Vec::new();
+        let e = s
+            .read_wire(b"OPTIONS sip:a SIP/2.0\r\n", &mut Vec::new(), &mut out)
+            .unwrap_err();
+        assert_eq!(e.reason(), "tls: invalid message (not a TLS peer?)");
+        assert_eq!(out.first(), Some(&0x15), "an alert record");
+    }
+
     #[test]
     fn bound_covers_record_overhead() {
         let s = TlsSession::client(
