@@ -182,7 +182,17 @@ fn reload_changes_the_certificate_for_new_connections_only() {
     c1.tls.send_to(addr, name, request("before", "")).unwrap();
     assert_eq!(call_id_of(&c1.recv().data).unwrap(), "before");
 
-    server.tls.reload(ServerTls::new(new.source())).unwrap();
+    // The new certificate comes from PEM files, as a proxy reloading on a signal reads it.
+    let dir = std::env::temp_dir().join(format!("sipcore-tls-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (crt, key) = (dir.join("sip.crt"), dir.join("sip.key"));
+    std::fs::write(&crt, &new.cert_pem).unwrap();
+    std::fs::write(&key, &new.key_pem).unwrap();
+    server
+        .tls
+        .reload(ServerTls::new(sipcore_tls::CertSource::files(&crt, &key)))
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
     // A bad reload changes nothing.
     let mut bad = ServerTls::new(new.source());
     bad.domains.push((
@@ -492,4 +502,36 @@ fn missing_configuration_is_a_clear_failure() {
     let mut peer = TcpStream::connect(no_server.addr()).unwrap();
     assert!(read_to_close(&mut peer).0);
     assert!(wait_for(|| no_server.tls.stats().handshake_failures == 1));
+}
+
+#[test]
+fn a_key_update_from_the_peer_is_answered_through_the_write_queue() {
+    // The peer asks for a TLS 1.3 key update; the server's answer is a record made while
+    // reading, and it goes out through the connection's queue like any other bytes.
+    let ca = Ca::new("keyupdate");
+    let cert = ca.issue(&["sip.example.com"]);
+    let server = start_echo(server_config(&cert, &ca));
+    let mut raw = raw_tls(&ca, server.addr(), "sip.example.com");
+    let sent = || server.tls.stats().bytes_sent;
+    write(&mut raw, &request("k0", ""));
+    read_message(&mut raw);
+    let b0 = sent();
+    write(&mut raw, &request("k1", ""));
+    read_message(&mut raw);
+    let plain_answer = sent() - b0;
+    for i in 2..5 {
+        let before = sent();
+        raw.conn.refresh_traffic_keys().unwrap();
+        write(&mut raw, &request(&format!("k{i}"), ""));
+        let answer = read_message(&mut raw);
+        assert_eq!(call_id_of(&answer).unwrap(), format!("k{i}"));
+        // The server's own KeyUpdate record went out with the answer.
+        assert!(
+            sent() - before >= plain_answer + 20,
+            "{} vs {plain_answer}",
+            sent() - before
+        );
+    }
+    let s = server.tls.stats();
+    assert_eq!((s.handshakes, s.failures()), (1, 0));
 }
