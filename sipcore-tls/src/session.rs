@@ -218,7 +218,9 @@ pub(crate) fn classify(e: &rustls::Error) -> LayerError {
             | AlertDescription::CertificateUnknown
             | AlertDescription::CertificateRequired
             | AlertDescription::UnsupportedCertificate => "tls: peer rejected our certificate",
-            AlertDescription::HandshakeFailure => "tls: peer refused the handshake",
+            AlertDescription::HandshakeFailure | AlertDescription::AccessDenied => {
+                "tls: peer refused the handshake"
+            }
             AlertDescription::ProtocolVersion => "tls: no common protocol version",
             AlertDescription::UnrecognisedName => "tls: peer does not know the server name",
             _ => "tls: alert from peer",
@@ -230,6 +232,10 @@ pub(crate) fn classify(e: &rustls::Error) -> LayerError {
         E::PeerMisbehaved(_) => "tls: peer misbehaved",
         E::DecryptError => "tls: decrypt error",
         E::PeerSentOversizedRecord => "tls: oversized record",
+        // rustls's words when the resolver has no certificate for the SNI name.
+        E::General(what) if what.contains("certificate") => {
+            "tls: no certificate for the requested name"
+        }
         _ => "tls: error",
     })
 }

@@ -535,3 +535,42 @@ fn a_key_update_from_the_peer_is_answered_through_the_write_queue() {
     let s = server.tls.stats();
     assert_eq!((s.handshakes, s.failures()), (1, 0));
 }
+
+#[test]
+fn a_name_without_certificate_and_no_default_is_refused() {
+    let ca = Ca::new("nodefault");
+    let a = ca.issue(&["a.example.com"]);
+    let mut config = server_config(&a, &ca);
+    let mut server_tls = ServerTls::default();
+    server_tls
+        .domains
+        .push(("a.example.com".into(), a.source()));
+    config.server = Some(server_tls);
+    let server = start_echo(config);
+    let client = start(client_config(&ca));
+    client
+        .tls
+        .send_to(server.addr(), Some("a.example.com"), request("a", ""))
+        .unwrap();
+    assert_eq!(call_id_of(&client.recv().data).unwrap(), "a");
+    client
+        .tls
+        .send_to(server.addr(), Some("b.example.com"), request("b", ""))
+        .unwrap();
+    let (_, _, err) = server.event();
+    assert_eq!(
+        err,
+        SendError::ConnectionFailed {
+            addr: err_addr(&err),
+            reason: "tls: no certificate for the requested name"
+        }
+    );
+    let (_, _, err) = client.event();
+    assert_eq!(
+        err,
+        SendError::ConnectionFailed {
+            addr: server.addr(),
+            reason: "tls: peer refused the handshake"
+        }
+    );
+}
