@@ -220,6 +220,7 @@ fn server(a: &Args, limit: u64) {
     let mut to = child.stdin.take().unwrap();
     let mut from = BufReader::new(child.stdout.take().unwrap());
     println!("server: ECDSA P-256 certificate, TLS 1.3, 2 workers; clients in a child process");
+    in_memory(&cert);
 
     let (a0, c0) = (tcp.stats().accepted, cpu_ns());
     let (_, secs) = ask(&mut to, &mut from, &format!("tcp {}", a.secs));
@@ -301,6 +302,61 @@ fn server(a: &Args, limit: u64) {
     let _ = std::fs::remove_file(&ca_path);
 }
 
+/// rustls alone, no sockets: full TLS 1.3 handshakes between a client and a server in
+/// one thread, and the server's share of the CPU (what the handshake costs at least).
+fn in_memory(cert: &rcgen::CertifiedKey<rcgen::KeyPair>) {
+    use rustls::pki_types::PrivateKeyDer;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = PrivateKeyDer::from_pem_slice(cert.signing_key.serialize_pem().as_bytes()).unwrap();
+    let server = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .unwrap(),
+    );
+    let mut roots = RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let mut client = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.resumption = rustls::client::Resumption::disabled();
+    let client = Arc::new(client);
+    let n = 2000;
+    let (mut server_ns, t0) = (0u128, Instant::now());
+    for _ in 0..n {
+        let mut c = ClientConnection::new(client.clone(), NAME.try_into().unwrap()).unwrap();
+        let mut s = rustls::ServerConnection::new(server.clone()).unwrap();
+        let mut buf = Vec::new();
+        while c.is_handshaking() || s.is_handshaking() {
+            buf.clear();
+            c.write_tls(&mut buf).unwrap();
+            let ts = Instant::now();
+            if !buf.is_empty() {
+                s.read_tls(&mut &buf[..]).unwrap();
+                s.process_new_packets().unwrap();
+            }
+            buf.clear();
+            s.write_tls(&mut buf).unwrap();
+            server_ns += ts.elapsed().as_nanos();
+            if !buf.is_empty() {
+                c.read_tls(&mut &buf[..]).unwrap();
+                c.process_new_packets().unwrap();
+            }
+        }
+    }
+    let total = t0.elapsed();
+    println!(
+        "in memory (rustls only, one thread): {:.0} us per full handshake, client and server; \
+         server side {:.0} us",
+        total.as_secs_f64() * 1e6 / n as f64,
+        server_ns as f64 / 1e3 / n as f64,
+    );
+}
+
 fn client_config(ca: &str, resume: bool) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(ca).unwrap() {
@@ -333,12 +389,15 @@ fn handshake(config: &Arc<ClientConfig>, server: SocketAddr, src: IpAddr) -> Opt
     Some(StreamOwned::new(conn, sock))
 }
 
-fn source(i: usize, sources: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % sources) as u8))
+/// The `i`th source address of a phase: each phase has its own loopback addresses, so
+/// the TIME_WAIT ports one phase leaves do not slow the next one's `bind`.
+fn source(i: usize, sources: usize, phase: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, phase, 1 + (i % sources) as u8))
 }
 
 /// Plain TCP: connect, one request/response, close; two threads for `time`.
 fn tcp_loop(server: SocketAddr, sources: usize, time: Duration) -> u64 {
+    const PHASE: u8 = 2;
     let t0 = Instant::now();
     let total = AtomicU64::new(0);
     std::thread::scope(|scope| {
@@ -351,7 +410,7 @@ fn tcp_loop(server: SocketAddr, sources: usize, time: Duration) -> u64 {
                     let s =
                         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
                             .unwrap();
-                    s.bind(&SocketAddr::new(source(i, sources), 0).into())
+                    s.bind(&SocketAddr::new(source(i, sources, PHASE), 0).into())
                         .unwrap();
                     if s.connect(&server.into()).is_ok() {
                         let mut s: TcpStream = s.into();
@@ -384,6 +443,7 @@ fn client(server: SocketAddr, tcp: Option<SocketAddr>, ca: &str, sources: usize)
             }
             "handshakes" | "resumed" => {
                 let config = client_config(ca, verb == "resumed");
+                let phase = if verb == "resumed" { 4 } else { 3 };
                 let t0 = Instant::now();
                 let time = Duration::from_secs(arg);
                 let total = AtomicU64::new(0);
@@ -396,7 +456,9 @@ fn client(server: SocketAddr, tcp: Option<SocketAddr>, ca: &str, sources: usize)
                                 // One request/response per connection: the client
                                 // reads the session tickets (for resumption) and the
                                 // server sees a clean close, not a reset.
-                                if let Some(mut c) = handshake(config, server, source(i, sources)) {
+                                if let Some(mut c) =
+                                    handshake(config, server, source(i, sources, phase))
+                                {
                                     if c.write_all(REQUEST).is_ok() {
                                         read_response(&mut c);
                                         total.fetch_add(1, Ordering::Relaxed);
@@ -416,7 +478,7 @@ fn client(server: SocketAddr, tcp: Option<SocketAddr>, ca: &str, sources: usize)
             "hold" => {
                 let config = client_config(ca, false);
                 for i in 0..arg as usize {
-                    match handshake(&config, server, source(i, sources)) {
+                    match handshake(&config, server, source(i, sources, 1)) {
                         Some(mut c) => {
                             c.write_all(REQUEST).unwrap();
                             read_response(&mut c);
