@@ -1,6 +1,6 @@
 //! # sipcore-tls
 //!
-//! SIP over TLS for [`sipcore`]: [rustls](rustls) 0.23 (with the `ring` provider) on
+//! SIP over TLS for [`sipcore`]: [rustls] 0.23 (with the `ring` provider) on
 //! every connection of the [`sipcore_tcp`] connection manager, through its stream-layer
 //! seam. It implements [`sipcore::transport::Transport`] for `TransportKind::Tls`
 //! targets (`sips:` URIs and `transport=tls`), server and client side, TLS 1.2 and 1.3.
