@@ -144,7 +144,7 @@ fn messages_wait_for_the_handshake_in_order_and_go_out_encoded() {
     let (cs, ss) = (client.tcp.stats(), server.tcp.stats());
     assert_eq!((cs.handshakes, ss.handshakes), (1, 1));
     assert_eq!((cs.connect_attempts, ss.accepted), (1, 1));
-    assert_eq!(cs.queued_bytes, 0);
+    assert!(wait_for(|| client.tcp.stats().queued_bytes == 0));
     assert_eq!(cs.failures() + ss.failures(), 0);
     assert_eq!(
         client
