@@ -11,6 +11,11 @@
 //!   views (Via, CSeq, From/To/Contact, ...), builders.
 //! - [`uri`]: SIP/SIPS/TEL URIs with RFC 3261 §19.1.4 equality.
 //! - [`parse`]: the datagram parser, the stream framer for TCP/TLS, the error type.
+//! - [`edit`]: forwarding by splicing: a received message plus a few edits (Via,
+//!   Record-Route, Route, Max-Forwards, Request-URI, headers, body) in one output buffer.
+//! - [`transaction`]: the sans-IO RFC 3261 §17 / RFC 6026 transaction layer: sharded
+//!   table, timer wheel, inputs with `now`, transmits and events out.
+//! - [`transport`]: transport addressing ([`transport::Target`]) shared by the layers.
 //!
 //! ## What it is not
 //!
@@ -44,8 +49,11 @@
 //! # Ok::<(), sipcore::parse::ParseError>(())
 //! ```
 
+pub mod edit;
+pub mod endpoint;
 pub mod message;
 pub mod parse;
-pub mod uri;
 pub mod pool;
+pub mod transaction;
 pub mod transport;
+pub mod uri;

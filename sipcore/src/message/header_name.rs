@@ -48,7 +48,7 @@ macro_rules! headers {
 
             fn from_compact(c: u8) -> HeaderId {
                 match c.to_ascii_lowercase() {
-                    $( $( c if c == $compact as u8 => HeaderId::$id, )? )*
+                    $( $( c if char::from(c) == $compact => HeaderId::$id, )? )*
                     _ => HeaderId::Other,
                 }
             }
@@ -292,7 +292,10 @@ mod tests {
     #[test]
     fn long_names_case_insensitive() {
         assert_eq!(HeaderId::from_name(b"cSEQ"), HeaderId::CSeq);
-        assert_eq!(HeaderId::from_name(b"www-authenticate"), HeaderId::WwwAuthenticate);
+        assert_eq!(
+            HeaderId::from_name(b"www-authenticate"),
+            HeaderId::WwwAuthenticate
+        );
         assert_eq!(HeaderId::from_name(b"Via2"), HeaderId::Other);
     }
 }

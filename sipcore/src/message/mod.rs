@@ -25,9 +25,16 @@
 //! assert_eq!(msg.call_id().unwrap(), "abc@192.0.2.1");
 //! ```
 
+mod auth;
+mod build;
+mod contact;
 mod header_name;
 mod method;
+mod misc;
+mod route;
 mod status;
+mod tokens;
+mod validate;
 mod views;
 
 use std::ops::{Deref, Range};
@@ -35,9 +42,16 @@ use std::ops::{Deref, Range};
 use bytes::Bytes;
 use smallvec::SmallVec;
 
+pub use auth::*;
+pub use build::*;
+pub use contact::*;
 pub use header_name::HeaderId;
 pub use method::Method;
+pub use misc::*;
+pub use route::*;
 pub use status::StatusCode;
+pub use tokens::*;
+pub use validate::*;
 pub use views::*;
 
 use crate::parse::ParseError;
@@ -206,7 +220,9 @@ impl MessageBuf {
         }
         self.headers
             .iter()
-            .find(|h| h.id == HeaderId::Other && self.slice(h.name).eq_ignore_ascii_case(name.as_bytes()))
+            .find(|h| {
+                h.id == HeaderId::Other && self.slice(h.name).eq_ignore_ascii_case(name.as_bytes())
+            })
             .map(|h| self.slice(h.value))
     }
 

@@ -24,6 +24,8 @@ pub enum Framing {
 }
 
 /// One item taken off a stream by [`StreamFramer::next_item`].
+// Returned once per message and matched at once; boxing would allocate per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum StreamItem {
     /// A complete SIP message.
@@ -123,8 +125,7 @@ impl StreamFramer {
             return Ok((Framing::NeedMore, None));
         }
         let from = self.searched.saturating_sub(3);
-        let Some(k) = memchr::memmem::find(buf.get(from..).unwrap_or_default(), b"\r\n\r\n")
-        else {
+        let Some(k) = memchr::memmem::find(buf.get(from..).unwrap_or_default(), b"\r\n\r\n") else {
             self.searched = buf.len();
             if buf.len() > self.max_message_size {
                 return Err(too_large(self.max_message_size));
@@ -136,10 +137,12 @@ impl StreamFramer {
             return Err(too_large(self.max_message_size));
         }
         let head = scan_head(&buf[..head_len])?;
-        let body = head.content_length(&buf[..head_len], true)?.ok_or(ParseError::malformed(
-            head_len - 2,
-            "Content-Length (required on streams)",
-        ))?;
+        let body = head
+            .content_length(&buf[..head_len], true)?
+            .ok_or(ParseError::malformed(
+                head_len - 2,
+                "Content-Length (required on streams)",
+            ))?;
         let total = head_len + body;
         if total > self.max_message_size {
             return Err(too_large(self.max_message_size));
@@ -186,7 +189,11 @@ impl StreamFramer {
 }
 
 fn too_large(max: usize) -> ParseError {
-    ParseError::new(ParseErrorKind::TooLarge, max, "message within max_message_size")
+    ParseError::new(
+        ParseErrorKind::TooLarge,
+        max,
+        "message within max_message_size",
+    )
 }
 
 #[cfg(test)]
@@ -223,16 +230,24 @@ mod tests {
         buf.extend_from_slice(MSG);
         buf.extend_from_slice(b"\r\n\r\n");
         buf.extend_from_slice(MSG);
-        assert!(matches!(f.next_item(&mut buf), Ok(Some(StreamItem::Message(_)))));
+        assert!(matches!(
+            f.next_item(&mut buf),
+            Ok(Some(StreamItem::Message(_)))
+        ));
         assert!(matches!(f.next_item(&mut buf), Ok(Some(StreamItem::Ping))));
-        assert!(matches!(f.next_item(&mut buf), Ok(Some(StreamItem::Message(_)))));
+        assert!(matches!(
+            f.next_item(&mut buf),
+            Ok(Some(StreamItem::Message(_)))
+        ));
         assert!(f.next_item(&mut buf).unwrap().is_none());
     }
 
     #[test]
     fn content_length_required_and_limits() {
         let mut f = StreamFramer::new(1000);
-        let e = f.frame(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n\r\n").unwrap_err();
+        let e = f
+            .frame(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n\r\n")
+            .unwrap_err();
         assert_eq!(e.kind(), ParseErrorKind::Malformed);
         let mut f = StreamFramer::new(60);
         let e = f.frame(MSG).unwrap_err();

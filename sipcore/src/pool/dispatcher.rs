@@ -1,6 +1,6 @@
 //! One reader thread handing datagrams to N workers over bounded channels.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -100,9 +100,7 @@ impl ReceiverPool for DispatcherPool {
                         continue;
                     };
                     reader_stats.record(r.data.len(), std::time::Duration::ZERO);
-                    let mut h = hasher.build_hasher();
-                    r.source.addr.hash(&mut h);
-                    let k = (h.finish() as usize) % senders.len();
+                    let k = (hasher.hash_one(r.source.addr) as usize) % senders.len();
                     match senders[k].try_send(r) {
                         Ok(()) => {}
                         Err(TrySendError::Full(r)) | Err(TrySendError::Disconnected(r)) => {
@@ -123,10 +121,18 @@ impl ReceiverPool for DispatcherPool {
             .iter()
             .enumerate()
             .map(|(id, s)| {
-                s.snapshot(id, self.strategy(), local, Some(self.depth.get(id).map_or(0, |r| r.len())))
+                s.snapshot(
+                    id,
+                    self.strategy(),
+                    local,
+                    Some(self.depth.get(id).map_or(0, |r| r.len())),
+                )
             })
             .collect();
-        out.push(self.reader_stats.snapshot(usize::MAX, self.strategy(), local, None));
+        out.push(
+            self.reader_stats
+                .snapshot(usize::MAX, self.strategy(), local, None),
+        );
         out
     }
 

@@ -8,7 +8,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
 use parking_lot::Mutex;
@@ -38,9 +38,7 @@ pub(crate) enum Claim {
 
 impl FlowSequencer {
     fn shard(&self, flow: &SocketAddr) -> &Mutex<HashMap<SocketAddr, VecDeque<Received>>> {
-        let mut h = self.hasher.build_hasher();
-        flow.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+        &self.shards[(self.hasher.hash_one(flow) as usize) % SHARDS]
     }
 
     /// Claims the datagram's flow or queues the datagram behind its current owner.

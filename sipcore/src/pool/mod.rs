@@ -187,6 +187,19 @@ pub(crate) fn recv_one(
     }
 }
 
+/// Snapshots of per-worker stats, numbered in order.
+pub(crate) fn snapshots(
+    stats: &[Arc<WorkerStats>],
+    strategy: &'static str,
+    socket: SocketAddr,
+) -> Vec<WorkerSnapshot> {
+    stats
+        .iter()
+        .enumerate()
+        .map(|(id, s)| s.snapshot(id, strategy, socket, None))
+        .collect()
+}
+
 /// Joins threads, ignoring ones that panicked (a panic in a handler is a bug the
 /// test suite catches; shutdown must still finish).
 pub(crate) fn join_all(threads: &mut Vec<std::thread::JoinHandle<()>>) {

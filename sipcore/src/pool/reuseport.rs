@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::{
-    handle_timed, join_all, recv_one, DatagramHandler, ReceiverPool, WorkerSnapshot, WorkerStats,
-    RECV_BUFFER,
+    handle_timed, join_all, recv_one, snapshots, DatagramHandler, ReceiverPool, WorkerSnapshot,
+    WorkerStats, RECV_BUFFER,
 };
 use crate::transport::udp::{bind_socket, UdpConfig, UdpTransport};
 use crate::transport::Transport;
@@ -83,12 +83,7 @@ impl ReceiverPool for ReusePortPool {
     }
 
     fn ps(&self) -> Vec<WorkerSnapshot> {
-        let local = self.transport.local_addr();
-        self.stats
-            .iter()
-            .enumerate()
-            .map(|(id, s)| s.snapshot(id, self.strategy(), local, None))
-            .collect()
+        snapshots(&self.stats, self.strategy(), self.transport.local_addr())
     }
 
     fn shutdown(&mut self) {

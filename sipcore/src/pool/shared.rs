@@ -9,8 +9,8 @@ use parking_lot::Mutex;
 
 use super::flow::{Claim, FlowSequencer};
 use super::{
-    handle_timed, join_all, recv_one, DatagramHandler, ReceiverPool, WorkerSnapshot, WorkerStats,
-    RECV_BUFFER,
+    handle_timed, join_all, recv_one, snapshots, DatagramHandler, ReceiverPool, WorkerSnapshot,
+    WorkerStats, RECV_BUFFER,
 };
 use crate::transport::udp::{bind_socket, UdpConfig, UdpTransport};
 use crate::transport::Transport;
@@ -19,7 +19,7 @@ use crate::transport::Transport;
 /// over all workers.
 ///
 /// **Order.** Workers take a receive lock around `recvfrom` and, still holding it, claim
-/// the datagram's flow (source address) in a [sequencer](super::flow). A datagram for a
+/// the datagram's flow (source address) in a per-flow sequencer. A datagram for a
 /// flow another worker is handling is queued behind it and handled by that worker, in
 /// arrival order. **Cost:** `recvfrom` calls are serialised (one reader at a time; at
 /// about 2-5 µs per call that caps receiving at a few hundred thousand datagrams per
@@ -113,12 +113,7 @@ impl ReceiverPool for SharedSocketPool {
     }
 
     fn ps(&self) -> Vec<WorkerSnapshot> {
-        let local = self.transport.local_addr();
-        self.stats
-            .iter()
-            .enumerate()
-            .map(|(id, s)| s.snapshot(id, self.strategy(), local, None))
-            .collect()
+        snapshots(&self.stats, self.strategy(), self.transport.local_addr())
     }
 
     fn shutdown(&mut self) {

@@ -89,7 +89,11 @@ fn check(pool: &mut dyn ReceiverPool, rec: &Recorder) {
     let mut last: HashMap<SocketAddr, u32> = HashMap::new();
     for (src, n, _) in &seen {
         if let Some(prev) = last.insert(*src, *n) {
-            assert!(*n > prev, "{}: flow {src} reordered {prev} -> {n}", pool.strategy());
+            assert!(
+                *n > prev,
+                "{}: flow {src} reordered {prev} -> {n}",
+                pool.strategy()
+            );
         }
     }
     let ps = pool.ps();

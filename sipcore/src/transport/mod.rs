@@ -8,6 +8,7 @@
 //! Receiving goes the other way: a transport hands each datagram or framed stream message
 //! to a [`MessageSink`] (the endpoint) with its source and the local socket it came in on.
 
+pub mod routing;
 pub mod udp;
 
 use std::fmt;
@@ -37,6 +38,11 @@ impl TransportKind {
     /// Reliable transports need no retransmission timers (RFC 3261 §17).
     pub fn is_reliable(self) -> bool {
         !matches!(self, TransportKind::Udp)
+    }
+
+    /// Whether the transport is secured (TLS, WSS).
+    pub fn is_secure(self) -> bool {
+        matches!(self, TransportKind::Tls | TransportKind::Wss)
     }
 
     /// Stream transports frame messages with Content-Length.

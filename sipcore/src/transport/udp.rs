@@ -157,7 +157,8 @@ mod tests {
         let t = UdpTransport::bind(&c).unwrap();
         assert!(t.local_addr().is_ipv6());
         let u = UdpTransport::bind(&UdpConfig::new("[::1]:0".parse().unwrap())).unwrap();
-        t.send(&Target::udp(u.local_addr()), Bytes::from_static(b"x")).unwrap();
+        t.send(&Target::udp(u.local_addr()), Bytes::from_static(b"x"))
+            .unwrap();
         let mut buf = [0u8; 8];
         assert_eq!(u.socket().recv_from(&mut buf).unwrap().0, 1);
     }
