@@ -50,6 +50,17 @@
 //! session resumption tuning (rustls defaults: in-memory caches). Unix only, like
 //! `sipcore-tcp`.
 //!
+//! Limits worth knowing: the blacklist is by address, so a handshake that fails for one
+//! server name keeps every name at that address off for `blacklist_ttl`; a message sent
+//! by address only (a response, or [`Transport::send`](sipcore::transport::Transport::send))
+//! takes whichever connection is indexed under that address, which may be one opened for
+//! another server name at the same address.
+//!
+//! With the endpoint, register it like the TCP transport: start it with the builder's
+//! `sink()` and `transport_events()`, then `stream_transport(Arc::new(tls.clone()))`;
+//! a handshake failure or timeout then fails the waiting client transactions with a
+//! transport error (a 503) at once (`tests/endpoint_503.rs`).
+//!
 //! ## Figures
 //!
 //! Measured with the `tls_bench` example (release build, loopback, ECDSA P-256
