@@ -70,13 +70,13 @@
 //!
 //! | what | figure |
 //! |---|---|
-//! | server CPU per TLS connection (accept, full handshake, one request/response, close) | 250–280 µs, of which 180–200 µs more than the same over plain TCP (65–75 µs) |
-//! | the same with a resumed session | 230–250 µs (160–180 µs over TCP) |
+//! | server CPU per TLS connection (accept, full handshake, one request/response, close) | 255–285 µs, of which 185–205 µs more than the same over plain TCP (65–80 µs) |
+//! | the same with a resumed session | 215–250 µs (145–180 µs over TCP) |
 //! | rustls alone, in memory: server side of a full handshake | 115–145 µs |
-//! | full handshakes per second, client and server sharing the 2 cores | 1,300–2,250/s (resumed 1,800–3,800/s) |
+//! | full handshakes per second, client and server sharing the 2 cores | 1,300–2,650/s (resumed 1,800–3,800/s) |
 //! | memory per idle TLS connection (10,000 held; RSS and PSS) | 8.3 KB |
-//! | request/response pairs per second over one connection (64 in flight) | 70,000–119,000/s, 5.5–6.5 µs server CPU per pair |
-//! | the same spread over 10,000 connections | 42,000–59,000/s, 12 µs server CPU per pair |
+//! | request/response pairs per second over one connection (64 in flight) | 70,000–138,000/s, 5.5–6.6 µs server CPU per pair |
+//! | the same spread over 10,000 connections | 42,000–83,000/s, 11–12.7 µs server CPU per pair |
 //!
 //! Of the 8.3 KB per idle connection, 4 KiB is the receive buffer rustls keeps for every
 //! connection (it shrinks to 4 KiB, never to nothing), 1.2 KB the rustls connection
