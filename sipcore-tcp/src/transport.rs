@@ -339,6 +339,15 @@ impl Transport for TcpTransport {
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
+    /// RFC 3261 §18.2.2: the request's connection, else the Via address
+    /// ([`TcpTransport::send_response`]).
+    fn send_response(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
+        if target.transport != self.shared().kind {
+            return Err(SendError::NoTransport(target.transport));
+        }
+        TcpTransport::send_response(self, target.addr, data)
+    }
+
     /// Sends one whole message to `target.addr` over the existing connection (inbound or
     /// outbound, or one indexed under an RFC 5923 alias), else over a new one.
     ///

@@ -284,4 +284,9 @@ impl Transport for TlsTransport {
     fn send(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
         self.tcp.send(target, data)
     }
+
+    /// RFC 3261 §18.2.2: the request's connection, else the Via address.
+    fn send_response(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
+        TlsTransport::send_response(self, target.addr, data)
+    }
 }

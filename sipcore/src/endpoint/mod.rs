@@ -128,6 +128,18 @@ impl Shared {
         r
     }
 
+    /// Sends a response of a server transaction (RFC 3261 §18.2.2 on streams).
+    fn send_response(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
+        let r = match self.streams.get(&target.transport) {
+            Some(t) => t.send_response(target, data),
+            None => self.send(target, data),
+        };
+        if r.is_err() && self.streams.contains_key(&target.transport) {
+            Counters::inc(&self.counters.send_errors);
+        }
+        r
+    }
+
     pub(crate) fn transport_for_request(&self, target: Target, len: usize) -> Target {
         match (&self.udp, target.transport) {
             (Some(udp), TransportKind::Udp)
@@ -147,7 +159,12 @@ impl Shared {
             let mut progressed = false;
             while let Some(t) = out.poll_transmit() {
                 progressed = true;
-                if let Err(e) = self.send(&t.target, t.payload) {
+                let sent = if t.payload.starts_with(b"SIP/") {
+                    self.send_response(&t.target, t.payload)
+                } else {
+                    self.send(&t.target, t.payload)
+                };
+                if let Err(e) = sent {
                     // The transaction may have ended meanwhile; nothing else to tell then.
                     let _ = self
                         .layer
