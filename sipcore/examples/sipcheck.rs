@@ -54,7 +54,7 @@ fn check_message(msg: &Message) -> Result<(), Reject> {
     for h in msg.headers() {
         if h.id.is_single() && msg.count(h.id) > 1 {
             let last = msg.headers().iter().rev().find(|x| x.id == h.id);
-            let at = last.map_or(0, |x| x.name.start as usize);
+            let at = last.map_or(0, |x| x.name().start as usize);
             return Err(Reject::new(
                 ParseError::malformed(at, "a single-value header only once"),
                 h.id.name(),
@@ -97,7 +97,7 @@ fn check_message(msg: &Message) -> Result<(), Reject> {
         if cseq.method != req.method() {
             let at = msg
                 .header_entry(HeaderId::CSeq)
-                .map_or(0, |h| h.value.start as usize);
+                .map_or(0, |h| h.value().start as usize);
             return Err(Reject::new(
                 ParseError::malformed(at, "CSeq method equal to the request method"),
                 "CSeq",

@@ -292,7 +292,7 @@ fn poke_views(m: &Message) {
         }
     }
     for h in m.headers() {
-        let _ = (m.slice(h.name), m.slice(h.value), m.slice(h.line));
+        let _ = (m.slice(h.name()), m.slice(h.value()), m.slice(h.line()));
     }
     if let Some(r) = m.as_request() {
         let _ = (r.method(), r.uri());

@@ -254,8 +254,8 @@ fn content_length_conflict(
     second: &super::Header,
 ) -> ValidationError {
     let value = |h: &super::Header| {
-        super::parse_decimal(msg.slice(h.value), u64::from(u32::MAX))
-            .map_err(|e| e.shifted(h.value.start as usize))
+        super::parse_decimal(msg.slice(h.value()), u64::from(u32::MAX))
+            .map_err(|e| e.shifted(h.value().start as usize))
     };
     match (value(first), value(second)) {
         (Err(e), _) | (_, Err(e)) => ValidationError::Malformed(e),

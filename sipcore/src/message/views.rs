@@ -483,9 +483,9 @@ impl MessageBuf {
         let Some(h) = self.header_entry(HeaderId::Via) else {
             return Err(ParseError::malformed(self.headers_end(), "Via header"));
         };
-        let value = self.slice(h.value);
+        let value = self.slice(h.value());
         let (s, e) = lex::CommaSplit::new(value).next().unwrap_or_default();
-        let start = h.value.start as usize + s;
+        let start = h.value().start as usize + s;
         Via::parse(value.get(s..e).unwrap_or_default()).map_err(|err| err.shifted(start))
     }
 
