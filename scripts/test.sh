@@ -25,4 +25,6 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+# The fuzz targets live outside the workspace; make sure they still build.
+cargo check --quiet --manifest-path fuzz/Cargo.toml
 cargo test --workspace

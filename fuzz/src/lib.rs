@@ -33,8 +33,8 @@ pub fn poke_views(m: &Message) {
         }
     }
     for h in m.headers() {
-        let _ = (m.slice(h.name), m.slice(h.value), m.slice(h.line), m.str(h.value));
-        let _ = m.header_by_name(m.str(h.name));
+        let _ = (m.slice(h.name()), m.slice(h.value()), m.slice(h.line()), m.str(h.value()));
+        let _ = m.header_by_name(m.str(h.name()));
     }
     if let Some(r) = m.as_request() {
         let _ = (r.method().as_str(), r.uri());
