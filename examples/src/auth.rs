@@ -1,0 +1,380 @@
+//! Digest authentication (RFC 3261 §22, RFC 7616, RFC 8760): MD5 and SHA-256 with
+//! `qop=auth`, users with stored HA1 values, stateless nonces that expire (an expired
+//! but genuine nonce is answered with `stale=true`).
+//!
+//! A nonce is `<seconds since start, hex><MAC, 16 hex>`, the MAC being the first
+//! 8 bytes of `SHA-256(secret ":" seconds)`: the proxy keeps no per-nonce state, and a
+//! restart (new secret) invalidates old nonces. Nonce counts are not tracked, so a
+//! replayed request within the nonce lifetime is accepted: bound the lifetime.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use sipcore::message::{Credentials, Request};
+
+use crate::config::AuthConfig;
+
+/// A digest algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// `MD5` (RFC 2617 compatible).
+    Md5,
+    /// `SHA-256` (RFC 7616, RFC 8760).
+    Sha256,
+}
+
+impl Algorithm {
+    /// The token in challenges and credentials.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Algorithm> {
+        if s.eq_ignore_ascii_case("MD5") {
+            Some(Algorithm::Md5)
+        } else if s.eq_ignore_ascii_case("SHA-256") {
+            Some(Algorithm::Sha256)
+        } else {
+            None
+        }
+    }
+
+    /// Lower-case hex of the hash of `parts` joined with `:`.
+    pub fn hash(self, parts: &[&[u8]]) -> String {
+        fn run<D: Digest>(parts: &[&[u8]]) -> String {
+            let mut d = D::new();
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    d.update(b":");
+                }
+                d.update(p);
+            }
+            hex(&d.finalize())
+        }
+        match self {
+            Algorithm::Md5 => run::<Md5>(parts),
+            Algorithm::Sha256 => run::<Sha256>(parts),
+        }
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[derive(Debug, Clone, Default)]
+struct User {
+    ha1_md5: Option<String>,
+    ha1_sha256: Option<String>,
+}
+
+/// The outcome of checking a request's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid credentials of this user.
+    Authenticated(String),
+    /// No (usable) credentials: challenge; `stale`: the nonce had expired.
+    Challenge {
+        /// Add `stale=true`.
+        stale: bool,
+    },
+    /// Credentials for an unknown user or with a wrong response: 403.
+    Forbidden,
+}
+
+/// The realm, the users and the nonce secret.
+#[derive(Debug)]
+pub struct Auth {
+    realm: String,
+    users: HashMap<String, User>,
+    algorithms: Vec<Algorithm>,
+    nonce_ttl: Duration,
+    secret: String,
+    epoch: Instant,
+    /// Challenge REGISTER.
+    pub register: bool,
+    /// Challenge INVITE from local users.
+    pub invite: bool,
+}
+
+impl Auth {
+    /// From the `[auth]` section (checked); `now` is the nonce clock's epoch.
+    pub fn new(cfg: &AuthConfig, now: Instant) -> Auth {
+        let users = cfg
+            .users
+            .iter()
+            .map(|u| {
+                let from_pw = |a: Algorithm| {
+                    u.password.as_ref().map(|p| {
+                        a.hash(&[u.username.as_bytes(), cfg.realm.as_bytes(), p.as_bytes()])
+                    })
+                };
+                let user = User {
+                    ha1_md5: u
+                        .ha1_md5
+                        .as_ref()
+                        .map(|h| h.to_ascii_lowercase())
+                        .or_else(|| from_pw(Algorithm::Md5)),
+                    ha1_sha256: u
+                        .ha1_sha256
+                        .as_ref()
+                        .map(|h| h.to_ascii_lowercase())
+                        .or_else(|| from_pw(Algorithm::Sha256)),
+                };
+                (u.username.clone(), user)
+            })
+            .collect();
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(0x006e_6f6e_6365);
+        let mut h2 = std::collections::hash_map::RandomState::new().build_hasher();
+        h2.write_u64(h.finish());
+        Auth {
+            realm: cfg.realm.clone(),
+            users,
+            algorithms: cfg
+                .algorithms
+                .iter()
+                .filter_map(|a| Algorithm::from_name(a))
+                .collect(),
+            nonce_ttl: Duration::from_secs(cfg.nonce_ttl_secs),
+            secret: format!("{:016x}{:016x}", h.finish(), h2.finish()),
+            epoch: now,
+            register: cfg.register,
+            invite: cfg.invite,
+        }
+    }
+
+    /// Whether `name` is a configured user.
+    pub fn is_user(&self, name: &str) -> bool {
+        self.users.contains_key(name)
+    }
+
+    fn mac(&self, stamp: &str) -> String {
+        let full = Algorithm::Sha256.hash(&[self.secret.as_bytes(), stamp.as_bytes()]);
+        full.get(..16).unwrap_or_default().to_string()
+    }
+
+    /// A fresh nonce.
+    pub fn nonce(&self, now: Instant) -> String {
+        let stamp = format!("{:x}", now.saturating_duration_since(self.epoch).as_secs());
+        let mac = self.mac(&stamp);
+        format!("{stamp}{mac}")
+    }
+
+    /// `Ok(true)`: genuine and fresh; `Ok(false)`: genuine, expired; `Err`: not ours.
+    fn check_nonce(&self, nonce: &str, now: Instant) -> Result<bool, ()> {
+        let split = nonce.len().checked_sub(16).ok_or(())?;
+        let (stamp, mac) = (nonce.get(..split).ok_or(())?, nonce.get(split..).ok_or(())?);
+        if stamp.is_empty() || self.mac(stamp) != mac {
+            return Err(());
+        }
+        let secs = u64::from_str_radix(stamp, 16).map_err(|_| ())?;
+        let age = now
+            .saturating_duration_since(self.epoch)
+            .saturating_sub(Duration::from_secs(secs));
+        Ok(age <= self.nonce_ttl)
+    }
+
+    /// The challenge header values (one per algorithm, preferred first).
+    pub fn challenges(&self, now: Instant, stale: bool) -> Vec<String> {
+        let nonce = self.nonce(now);
+        self.algorithms
+            .iter()
+            .map(|a| {
+                format!(
+                    "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{}",
+                    self.realm,
+                    a.name(),
+                    if stale { ", stale=true" } else { "" }
+                )
+            })
+            .collect()
+    }
+
+    /// Checks the request's credentials for our realm: `Authorization` when `proxy` is
+    /// false (registrar, 401), `Proxy-Authorization` when true (proxy, 407).
+    pub fn check(&self, req: &Request, proxy: bool, now: Instant) -> Verdict {
+        let creds: Vec<Credentials<'_>> = if proxy {
+            req.proxy_authorization().filter_map(Result::ok).collect()
+        } else {
+            req.authorization().filter_map(Result::ok).collect()
+        };
+        let Some(c) = creds
+            .iter()
+            .find(|c| c.is_digest() && c.realm().as_deref() == Some(self.realm.as_str()))
+        else {
+            return Verdict::Challenge { stale: false };
+        };
+        self.verify(c, req.method().as_str(), now)
+    }
+
+    fn verify(&self, c: &Credentials<'_>, method: &str, now: Instant) -> Verdict {
+        let (Some(username), Some(nonce), Some(uri), Some(response)) =
+            (c.username(), c.nonce(), c.uri(), c.response())
+        else {
+            return Verdict::Challenge { stale: false };
+        };
+        let Some(user) = self.users.get(username.as_ref()) else {
+            return Verdict::Forbidden;
+        };
+        let algorithm = match c.algorithm() {
+            None => Algorithm::Md5,
+            Some(a) => match Algorithm::from_name(&a) {
+                Some(a) if self.algorithms.contains(&a) => a,
+                _ => return Verdict::Challenge { stale: false },
+            },
+        };
+        let ha1 = match algorithm {
+            Algorithm::Md5 => user.ha1_md5.as_deref(),
+            Algorithm::Sha256 => user.ha1_sha256.as_deref(),
+        };
+        let Some(ha1) = ha1 else {
+            return Verdict::Challenge { stale: false };
+        };
+        match self.check_nonce(&nonce, now) {
+            Ok(true) => {}
+            Ok(false) => return Verdict::Challenge { stale: true },
+            Err(()) => return Verdict::Challenge { stale: false },
+        }
+        let ha2 = algorithm.hash(&[method.as_bytes(), uri.as_bytes()]);
+        let expected = match c.qop() {
+            Some(q) if q.eq_ignore_ascii_case("auth") => {
+                let (Some(nc), Some(cnonce)) = (c.param("nc"), c.cnonce()) else {
+                    return Verdict::Challenge { stale: false };
+                };
+                algorithm.hash(&[
+                    ha1.as_bytes(),
+                    nonce.as_bytes(),
+                    nc.as_bytes(),
+                    cnonce.as_bytes(),
+                    q.as_bytes(),
+                    ha2.as_bytes(),
+                ])
+            }
+            Some(_) => return Verdict::Challenge { stale: false },
+            None => algorithm.hash(&[ha1.as_bytes(), nonce.as_bytes(), ha2.as_bytes()]),
+        };
+        if expected.eq_ignore_ascii_case(&response) {
+            Verdict::Authenticated(username.into_owned())
+        } else {
+            Verdict::Forbidden
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::UserConfig;
+    use bytes::Bytes;
+    use sipcore::message::Message;
+
+    fn auth() -> Auth {
+        Auth::new(
+            &AuthConfig {
+                realm: "sipcore".into(),
+                register: true,
+                users: vec![UserConfig {
+                    username: "alice".into(),
+                    password: Some("secret".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            Instant::now(),
+        )
+    }
+
+    fn register(auth_header: &str) -> Request {
+        let s = format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bK1\r\nFrom: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: r1\r\nCSeq: 2 REGISTER\r\n{auth_header}Content-Length: 0\r\n\r\n"
+        );
+        match Message::parse(Bytes::from(s)).unwrap() {
+            Message::Request(r) => r,
+            _ => panic!(),
+        }
+    }
+
+    fn answer(a: Algorithm, nonce: &str, password: &str, qop: bool) -> String {
+        let ha1 = a.hash(&[b"alice", b"sipcore", password.as_bytes()]);
+        let ha2 = a.hash(&[b"REGISTER", b"sip:127.0.0.1"]);
+        if qop {
+            let r = a.hash(&[
+                ha1.as_bytes(),
+                nonce.as_bytes(),
+                b"00000001",
+                b"cn",
+                b"auth",
+                ha2.as_bytes(),
+            ]);
+            format!("Authorization: Digest username=\"alice\", realm=\"sipcore\", nonce=\"{nonce}\", uri=\"sip:127.0.0.1\", response=\"{r}\", algorithm={}, qop=auth, nc=00000001, cnonce=\"cn\"\r\n", a.name())
+        } else {
+            let r = a.hash(&[ha1.as_bytes(), nonce.as_bytes(), ha2.as_bytes()]);
+            format!("Authorization: Digest username=\"alice\", realm=\"sipcore\", nonce=\"{nonce}\", uri=\"sip:127.0.0.1\", response=\"{r}\", algorithm={}\r\n", a.name())
+        }
+    }
+
+    #[test]
+    fn md5_rfc2617_vector() {
+        // RFC 2617 §3.5: HA1 for Mufasa:testrealm@host.com:Circle Of Life.
+        assert_eq!(
+            Algorithm::Md5.hash(&[b"Mufasa", b"testrealm@host.com", b"Circle Of Life"]),
+            "939e7578ed9e3c518a452acee763bce9"
+        );
+    }
+
+    #[test]
+    fn challenge_then_accept() {
+        let a = auth();
+        let now = Instant::now();
+        assert_eq!(
+            a.check(&register(""), false, now),
+            Verdict::Challenge { stale: false }
+        );
+        let ch = a.challenges(now, false);
+        assert!(ch[0].contains("algorithm=SHA-256") && ch[1].contains("algorithm=MD5"));
+        let nonce = a.nonce(now);
+        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+            for qop in [true, false] {
+                let r = register(&answer(alg, &nonce, "secret", qop));
+                assert_eq!(
+                    a.check(&r, false, now),
+                    Verdict::Authenticated("alice".into())
+                );
+            }
+        }
+        let wrong = register(&answer(Algorithm::Md5, &nonce, "guess", true));
+        assert_eq!(a.check(&wrong, false, now), Verdict::Forbidden);
+        let forged = register(&answer(Algorithm::Md5, "10123456789abcdef", "secret", true));
+        assert_eq!(
+            a.check(&forged, false, now),
+            Verdict::Challenge { stale: false }
+        );
+    }
+
+    #[test]
+    fn expired_nonce_is_stale() {
+        let a = auth();
+        let now = Instant::now();
+        let nonce = a.nonce(now);
+        let r = register(&answer(Algorithm::Sha256, &nonce, "secret", true));
+        let later = now + Duration::from_secs(301);
+        assert_eq!(
+            a.check(&r, false, later),
+            Verdict::Challenge { stale: true }
+        );
+        assert!(a.challenges(later, true)[0].ends_with("stale=true"));
+    }
+}

@@ -1,0 +1,266 @@
+//! Per-request proxy state (the "response context" of RFC 3261 §16.7): the server
+//! transaction, its branches, the best final response so far, and the sharded map
+//! from transaction ids (server and client) to it.
+//!
+//! Entries are removed when their transaction terminates, so the map is bounded by the
+//! transaction layer's limit; a context lives while its server or any branch does.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use sipcore::message::{Request, Response, StatusCode};
+use sipcore::transaction::TransactionId;
+use sipcore::transport::Target;
+use smallvec::SmallVec;
+
+use crate::routes::Gateway;
+
+/// One forwarded copy of the request.
+#[derive(Debug, Clone)]
+pub struct Branch {
+    /// Its client transaction.
+    pub id: TransactionId,
+    /// Where it went.
+    pub target: Target,
+    /// A provisional response arrived (it can be cancelled).
+    pub provisional: bool,
+    /// Final status, 0 while pending.
+    pub status: u16,
+    /// The gateway it went to (Class-4 routes).
+    pub gateway: Option<usize>,
+}
+
+/// A final response candidate: a received one, or one the proxy makes itself (a
+/// timeout, a transport failure) from the request.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Status.
+    pub status: u16,
+    /// The received response; `None`: local.
+    pub response: Option<Response>,
+}
+
+impl Candidate {
+    /// RFC 3261 §16.7 step 6: 6xx first, then the lowest class (3xx, 4xx, 5xx); within a
+    /// class a received response before a local one (a branch the proxy failed itself
+    /// must not outrank a real answer, SIPhon #142). Lower is better.
+    fn rank(&self) -> (u16, u8) {
+        let class = self.status / 100;
+        let class = if class == 6 { 0 } else { class };
+        (class, u8::from(self.response.is_none()))
+    }
+
+    /// Whether `self` should replace `best`.
+    pub fn better_than(&self, best: &Candidate) -> bool {
+        self.rank() < best.rank()
+    }
+}
+
+/// What is known about one proxied request.
+#[derive(Debug)]
+pub struct Call {
+    /// The server transaction.
+    pub server: TransactionId,
+    /// The request as received; dropped (with the best response) once the call is
+    /// answered and no branch is pending: the context then only relays late 2xx
+    /// retransmissions, and a parsed request (its header index) is ~600 bytes that
+    /// would otherwise live as long as the transaction (32 s after a 2xx).
+    pub request: Option<Request>,
+    /// Where it came from (responses without a server transaction go there).
+    pub upstream: Target,
+    /// Whether it is an INVITE.
+    pub invite: bool,
+    /// The branches, in creation order.
+    pub branches: SmallVec<[Branch; 2]>,
+    /// Best final response of finished branches.
+    pub best: Option<Candidate>,
+    /// A final response went upstream.
+    pub answered: bool,
+    /// A CANCEL arrived.
+    pub cancelled: bool,
+    /// Gateways still to try (serial failover), in order.
+    pub failover: Vec<Gateway>,
+    /// The Request-URI user, for gateway Request-URIs.
+    pub number: String,
+    /// The loop hash branches carry.
+    pub loop_hash: u32,
+    /// When the request arrived.
+    pub started: Instant,
+}
+
+impl Call {
+    /// A context for server transaction `server`.
+    pub fn new(server: TransactionId, request: Request, upstream: Target, now: Instant) -> Call {
+        let invite = request.method() == sipcore::message::Method::Invite;
+        Call {
+            server,
+            request: Some(request),
+            upstream,
+            invite,
+            branches: SmallVec::new(),
+            best: None,
+            answered: false,
+            cancelled: false,
+            failover: Vec::new(),
+            number: String::new(),
+            loop_hash: 0,
+            started: now,
+        }
+    }
+
+    /// Drops what only an unanswered call needs, once it is answered and no branch is
+    /// pending.
+    pub fn release_if_done(&mut self) {
+        if self.answered && self.pending().next().is_none() {
+            self.request = None;
+            self.best = None;
+            self.failover = Vec::new();
+            self.number = String::new();
+        }
+    }
+
+    /// The branch of client transaction `id`.
+    pub fn branch_mut(&mut self, id: TransactionId) -> Option<&mut Branch> {
+        self.branches.iter_mut().find(|b| b.id == id)
+    }
+
+    /// Branches still waiting for a final response.
+    pub fn pending(&self) -> impl Iterator<Item = &Branch> + '_ {
+        self.branches.iter().filter(|b| b.status == 0)
+    }
+
+    /// Records a final candidate, keeping the best.
+    pub fn offer(&mut self, c: Candidate) {
+        match &self.best {
+            Some(best) if !c.better_than(best) => {}
+            _ => self.best = Some(c),
+        }
+    }
+
+    /// The status the caller gets for the best candidate: a cancelled request whose best
+    /// answer is one the proxy made itself gets 487.
+    pub fn final_status(&self) -> Option<StatusCode> {
+        let best = self.best.as_ref()?;
+        if self.cancelled && best.response.is_none() {
+            return Some(StatusCode::REQUEST_TERMINATED);
+        }
+        StatusCode::new(best.status)
+    }
+}
+
+/// A shared call context.
+pub type CallRef = Arc<Mutex<Call>>;
+
+/// A hasher for transaction ids (already well spread: shard, slot, generation).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+type IdMap<V> = HashMap<TransactionId, V, BuildHasherDefault<IdHasher>>;
+
+const SHARDS: usize = 64;
+
+/// Transaction id (server or client) → call context, in shards.
+#[derive(Debug)]
+pub struct Calls {
+    shards: Box<[Mutex<IdMap<CallRef>>]>,
+    entries: AtomicUsize,
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        Calls {
+            shards: (0..SHARDS).map(|_| Mutex::new(IdMap::default())).collect(),
+            entries: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Calls {
+    fn shard(&self, id: TransactionId) -> &Mutex<IdMap<CallRef>> {
+        let mut h = IdHasher::default();
+        std::hash::Hash::hash(&id, &mut h);
+        &self.shards[(h.finish() >> 40) as usize % SHARDS]
+    }
+
+    /// Maps `id` to `call`.
+    pub fn insert(&self, id: TransactionId, call: CallRef) {
+        if self.shard(id).lock().insert(id, call).is_none() {
+            self.entries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The call of transaction `id`.
+    pub fn get(&self, id: TransactionId) -> Option<CallRef> {
+        self.shard(id).lock().get(&id).cloned()
+    }
+
+    /// Forgets transaction `id`.
+    pub fn remove(&self, id: TransactionId) -> Option<CallRef> {
+        let r = self.shard(id).lock().remove(&id);
+        if r.is_some() {
+            self.entries.fetch_sub(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// Entries (server and client ids): one per live transaction of a proxied request.
+    pub fn len(&self) -> usize {
+        self.entries.load(Ordering::Relaxed)
+    }
+
+    /// Whether there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(status: u16, local: bool) -> Candidate {
+        let response = (!local).then(|| {
+            let text = format!(
+                "SIP/2.0 {status} X\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+            );
+            sipcore::transaction::stateless::parse_response(bytes::Bytes::from(text)).unwrap()
+        });
+        Candidate { status, response }
+    }
+
+    #[test]
+    fn best_response_order() {
+        assert!(c(486, false).better_than(&c(503, false)));
+        assert!(c(603, false).better_than(&c(302, false)));
+        assert!(c(302, false).better_than(&c(404, false)));
+        // A real 5xx beats the proxy's own 503 (SIPhon #142); a local one does not
+        // replace an equal real one.
+        assert!(c(500, false).better_than(&c(503, true)));
+        assert!(!c(503, true).better_than(&c(500, false)));
+        assert!(!c(480, false).better_than(&c(486, false)));
+    }
+}

@@ -1,0 +1,75 @@
+//! Command-line flags and how they override the configuration file.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::config::{parse_listen, Config, ConfigError, PoolKind};
+
+/// `sipcore-proxy`: a stateful SIP proxy, registrar and Class-4 router on sipcore.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sipcore-proxy", version)]
+pub struct Cli {
+    /// TOML configuration file (default: the embedded one: UDP and TCP on
+    /// 127.0.0.1:5060, registrar on, everything else 404).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Check the configuration and exit (0: fine, 2: error).
+    #[arg(long)]
+    pub check_config: bool,
+    /// Listen address (repeatable): `IP:PORT` for UDP and TCP, `udp:`/`tcp:`/`tls:IP:PORT`
+    /// for one transport. Replaces the configured list.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<String>,
+    /// Route every initial request that is not for a registered user to HOST:PORT, over
+    /// the transport it came in on.
+    #[arg(long, value_name = "IP:PORT")]
+    pub next_hop: Option<String>,
+    /// UDP receiver workers (0: the hardware threads).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// UDP receiver strategy.
+    #[arg(long, value_enum, value_name = "STRATEGY")]
+    pub pool: Option<PoolKind>,
+}
+
+impl Cli {
+    /// The configuration: the file (or the embedded default) with the flags applied,
+    /// checked.
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        let (mut cfg, text) = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                (Config::parse(&text)?, Some(text))
+            }
+            None => (Config::embedded_default(), None),
+        };
+        let flag = |key: &str, msg: String| ConfigError::Invalid {
+            key: key.into(),
+            line: None,
+            msg,
+        };
+        if !self.listen.is_empty() {
+            for l in &self.listen {
+                parse_listen(l).map_err(|m| flag("--listen", m))?;
+            }
+            cfg.server.listen = self.listen.clone();
+        }
+        if let Some(h) = &self.next_hop {
+            h.parse::<std::net::SocketAddr>()
+                .map_err(|_| flag("--next-hop", format!("{h:?} is not IP:PORT")))?;
+            cfg.server.next_hop = Some(h.clone());
+        }
+        if let Some(w) = self.workers {
+            cfg.server.workers = w;
+        }
+        if let Some(p) = self.pool {
+            cfg.server.pool = p;
+        }
+        cfg.check(text.as_deref())?;
+        Ok(cfg)
+    }
+}

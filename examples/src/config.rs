@@ -1,0 +1,648 @@
+//! The proxy's configuration: a TOML file (or the embedded default) read with `serde`,
+//! checked, and overridden by command-line flags.
+//!
+//! Every section and key is optional; see `examples/config/proxy.toml` for a documented
+//! example. Unknown keys are errors. Errors name the key and, where the file has it, the
+//! line: `config error: server.listen (line 4): "127.0.0.1" is not an address`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The configuration the binary starts with when given no `--config`.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
+
+/// A configuration problem, with the key (dotted path) and the line when known.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key or a value of the wrong type (the message names the
+    /// line, the column and the key).
+    #[error("{0}")]
+    Parse(String),
+    /// A value that parsed but is not acceptable.
+    #[error("{key}{}: {msg}", .line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+    Invalid {
+        /// Dotted key, e.g. `registrar.min_expires`.
+        key: String,
+        /// 1-based line in the file, when the key is written there.
+        line: Option<usize>,
+        /// What is wrong.
+        msg: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Logging.
+    pub log: LogConfig,
+    /// Listening, workers, routing defaults, limits.
+    pub server: ServerConfig,
+    /// Registrar and location service.
+    pub registrar: RegistrarConfig,
+    /// Digest authentication.
+    pub auth: AuthConfig,
+    /// Which sources may send initial requests.
+    pub acl: AclConfig,
+    /// Class-4 prefix routes.
+    pub routes: RoutesConfig,
+    /// Call detail records.
+    pub cdr: CdrConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter (`info`, `sipcore_examples=debug` ...); `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+/// Receiver pool strategy (`sipcore::pool`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolKind {
+    /// N workers on one socket, per-flow order kept (the default).
+    Shared,
+    /// One `SO_REUSEPORT` socket per worker.
+    Reuseport,
+    /// One reader, N workers behind bounded queues.
+    Dispatcher,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen addresses: `ADDR` (UDP and TCP), `udp:ADDR`, `tcp:ADDR`, `tls:ADDR`.
+    pub listen: Vec<String>,
+    /// Where initial requests that are not for a registered user go (over the
+    /// transport they came in on).
+    pub next_hop: Option<String>,
+    /// UDP receiver workers; 0: the hardware threads.
+    pub workers: usize,
+    /// UDP receiver strategy.
+    pub pool: PoolKind,
+    /// Live transactions above which new requests get 503 + Retry-After (new INVITEs
+    /// already at 80 % of it). A call keeps its transactions 32 s after its end (RFC 6026
+    /// Timers L and M, Timer J over UDP): about 100 transaction-seconds per call over
+    /// UDP, so 1,000,000 carries 10,000 calls/s (~300 MB of state at the limit).
+    pub max_transactions: usize,
+    /// `Retry-After` seconds of those 503s.
+    pub retry_after_secs: u32,
+    /// Timer C: how long an INVITE branch may stay without a final response.
+    pub timer_c_secs: u64,
+    /// Domains served besides the listen addresses (registrar AORs, local users).
+    pub domains: Vec<String>,
+    /// UDP receive buffer bytes (`SO_RCVBUF`); 0: the system default.
+    pub udp_recv_buffer: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: vec!["127.0.0.1:5060".into()],
+            next_hop: None,
+            workers: 0,
+            pool: PoolKind::Shared,
+            max_transactions: 1_000_000,
+            retry_after_secs: 5,
+            timer_c_secs: 180,
+            domains: Vec::new(),
+            udp_recv_buffer: 4 << 20,
+        }
+    }
+}
+
+/// `[registrar]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarConfig {
+    /// Answer REGISTER and route calls to registered contacts.
+    pub enabled: bool,
+    /// Shortest registration accepted (423 below it).
+    pub min_expires: u32,
+    /// Longest registration granted (longer ones are shortened).
+    pub max_expires: u32,
+    /// Registration time when the request gives none.
+    pub default_expires: u32,
+    /// Contacts kept per address of record.
+    pub max_contacts: usize,
+    /// Addresses of record kept in all (new ones beyond get 503).
+    pub max_aors: usize,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            enabled: true,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_contacts: 10,
+            max_aors: 100_000,
+        }
+    }
+}
+
+/// One user of `[[auth.users]]`: a password, or the stored HA1 values.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserConfig {
+    /// User name (the digest `username` and the AOR user part).
+    pub username: String,
+    /// Clear password (HA1 values are computed from it at start).
+    pub password: Option<String>,
+    /// Hex `MD5(username:realm:password)`.
+    pub ha1_md5: Option<String>,
+    /// Hex `SHA-256(username:realm:password)`.
+    pub ha1_sha256: Option<String>,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The digest realm.
+    pub realm: String,
+    /// Challenge REGISTER (401).
+    pub register: bool,
+    /// Challenge INVITE from local users (407).
+    pub invite: bool,
+    /// Offered algorithms, in order of preference: `SHA-256`, `MD5`.
+    pub algorithms: Vec<String>,
+    /// Nonce lifetime; an older nonce is answered with `stale=true`.
+    pub nonce_ttl_secs: u64,
+    /// The users.
+    pub users: Vec<UserConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            realm: "sipcore".into(),
+            register: false,
+            invite: false,
+            algorithms: vec!["SHA-256".into(), "MD5".into()],
+            nonce_ttl_secs: 300,
+            users: Vec::new(),
+        }
+    }
+}
+
+/// `[acl]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AclConfig {
+    /// Networks (`10.0.0.0/8`, `127.0.0.1`) allowed to send initial requests; empty:
+    /// everyone.
+    pub allow: Vec<String>,
+}
+
+/// One gateway of a prefix route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// `IP:PORT`.
+    pub address: String,
+    /// `udp` or `tcp` (default: `udp`).
+    #[serde(default = "udp")]
+    pub transport: String,
+    /// Lower first.
+    #[serde(default)]
+    pub priority: u32,
+    /// Among equal priorities, higher first.
+    #[serde(default)]
+    pub weight: u32,
+}
+
+fn udp() -> String {
+    "udp".into()
+}
+
+/// One `[[routes.prefix]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixConfig {
+    /// Request-URI user prefix, e.g. `+4930`; the empty prefix matches every number.
+    pub prefix: String,
+    /// Gateways, tried one after the other.
+    pub gateways: Vec<GatewayConfig>,
+}
+
+/// `[routes]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutesConfig {
+    /// How long a failed gateway is skipped.
+    pub blacklist_secs: u64,
+    /// The prefix table.
+    pub prefix: Vec<PrefixConfig>,
+}
+
+impl Default for RoutesConfig {
+    fn default() -> Self {
+        RoutesConfig {
+            blacklist_secs: 30,
+            prefix: Vec::new(),
+        }
+    }
+}
+
+/// What to do when the CDR queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CdrFullPolicy {
+    /// New calls get 503 while the queue is full.
+    Refuse,
+    /// The record is dropped and counted.
+    Drop,
+}
+
+/// `[cdr]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CdrConfig {
+    /// Write CDRs.
+    pub enabled: bool,
+    /// The journal (JSON lines, appended).
+    pub path: String,
+    /// Records the queue holds before the policy applies.
+    pub queue: usize,
+    /// `refuse` or `drop`.
+    pub on_full: CdrFullPolicy,
+    /// Longest time between a record and its fsync.
+    pub fsync_ms: u64,
+    /// Answered calls remembered for the duration of their end record.
+    pub max_dialogs: usize,
+}
+
+impl Default for CdrConfig {
+    fn default() -> Self {
+        CdrConfig {
+            enabled: false,
+            path: "sipcore-cdr.jsonl".into(),
+            queue: 10_000,
+            on_full: CdrFullPolicy::Drop,
+            fsync_ms: 200,
+            max_dialogs: 200_000,
+        }
+    }
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `IP:PORT` of the Prometheus text endpoint; absent: off.
+    pub listen: Option<String>,
+}
+
+/// A listen address with the transports it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// The address.
+    pub addr: SocketAddr,
+    /// Serve UDP.
+    pub udp: bool,
+    /// Serve TCP.
+    pub tcp: bool,
+    /// Serve TLS.
+    pub tls: bool,
+}
+
+/// Parses `ADDR`, `udp:ADDR`, `tcp:ADDR` or `tls:ADDR`.
+pub fn parse_listen(s: &str) -> Result<Listen, String> {
+    let (kind, addr) = match s.split_once(':') {
+        Some((k @ ("udp" | "tcp" | "tls"), rest)) => (k, rest),
+        _ => ("", s),
+    };
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|_| format!("{s:?} is not IP:PORT (optionally prefixed udp:, tcp:, tls:)"))?;
+    Ok(Listen {
+        addr,
+        udp: matches!(kind, "" | "udp"),
+        tcp: matches!(kind, "" | "tcp"),
+        tls: kind == "tls",
+    })
+}
+
+/// An IP network for the ACL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    /// Base address.
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub bits: u8,
+}
+
+impl Network {
+    /// Parses `IP` or `IP/BITS`.
+    pub fn parse(s: &str) -> Result<Network, String> {
+        let (ip, bits) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = ip
+            .parse()
+            .map_err(|_| format!("{s:?}: not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = if bits.is_empty() {
+            max
+        } else {
+            bits.parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| format!("{s:?}: prefix length must be 0..={max}"))?
+        };
+        Ok(Network { addr, bits })
+    }
+
+    /// Whether `ip` is in the network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(v: u128, bits: u8, width: u8) -> u128 {
+            if bits == 0 {
+                0
+            } else {
+                v >> (width - bits)
+            }
+        }
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                masked(u32::from(n).into(), self.bits, 32)
+                    == masked(u32::from(a).into(), self.bits, 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                masked(u128::from(n), self.bits, 128) == masked(u128::from(a), self.bits, 128)
+            }
+            (IpAddr::V4(n), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|a| {
+                Network {
+                    addr: n.into(),
+                    bits: self.bits,
+                }
+                .contains(a.into())
+            }),
+            (IpAddr::V6(_), IpAddr::V4(_)) => false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text)
+    }
+
+    /// Parses and checks TOML text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        cfg.check(Some(text))?;
+        Ok(cfg)
+    }
+
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Config {
+        // The embedded file is checked by a unit test.
+        Config::parse(DEFAULT_CONFIG).unwrap_or_default()
+    }
+
+    /// Checks values that parse but make no sense; `text` (the file) gives line numbers.
+    pub fn check(&self, text: Option<&str>) -> Result<(), ConfigError> {
+        let bad = |key: &str, msg: String| ConfigError::Invalid {
+            key: key.to_string(),
+            line: text.and_then(|t| line_of(t, key)),
+            msg,
+        };
+        if self.server.listen.is_empty() {
+            return Err(bad(
+                "server.listen",
+                "at least one address is needed".into(),
+            ));
+        }
+        for l in &self.server.listen {
+            parse_listen(l).map_err(|m| bad("server.listen", m))?;
+        }
+        if let Some(h) = &self.server.next_hop {
+            h.parse::<SocketAddr>()
+                .map_err(|_| bad("server.next_hop", format!("{h:?} is not IP:PORT")))?;
+        }
+        if self.server.max_transactions == 0 {
+            return Err(bad("server.max_transactions", "must be above 0".into()));
+        }
+        if self.server.timer_c_secs < 1 {
+            return Err(bad("server.timer_c_secs", "must be at least 1".into()));
+        }
+        let r = &self.registrar;
+        if r.min_expires > r.max_expires {
+            return Err(bad(
+                "registrar.min_expires",
+                format!("{} is above max_expires {}", r.min_expires, r.max_expires),
+            ));
+        }
+        if r.max_contacts == 0 {
+            return Err(bad("registrar.max_contacts", "must be above 0".into()));
+        }
+        for a in &self.auth.algorithms {
+            if !matches!(a.as_str(), "MD5" | "SHA-256") {
+                return Err(bad(
+                    "auth.algorithms",
+                    format!("{a:?}: supported are \"SHA-256\" and \"MD5\""),
+                ));
+            }
+        }
+        if (self.auth.register || self.auth.invite) && self.auth.algorithms.is_empty() {
+            return Err(bad(
+                "auth.algorithms",
+                "no algorithm to challenge with".into(),
+            ));
+        }
+        for u in &self.auth.users {
+            if u.username.is_empty() {
+                return Err(bad("auth.users", "a user without username".into()));
+            }
+            if u.password.is_none() && u.ha1_md5.is_none() && u.ha1_sha256.is_none() {
+                return Err(bad(
+                    "auth.users",
+                    format!(
+                        "user {:?} has neither password nor ha1_md5/ha1_sha256",
+                        u.username
+                    ),
+                ));
+            }
+            for (k, v, len) in [
+                ("ha1_md5", &u.ha1_md5, 32),
+                ("ha1_sha256", &u.ha1_sha256, 64),
+            ] {
+                if let Some(v) = v {
+                    if v.len() != len || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(bad(
+                            &format!("auth.users.{k}"),
+                            format!("user {:?}: {len} hex digits expected", u.username),
+                        ));
+                    }
+                }
+            }
+        }
+        for n in &self.acl.allow {
+            Network::parse(n).map_err(|m| bad("acl.allow", m))?;
+        }
+        for p in &self.routes.prefix {
+            if p.gateways.is_empty() {
+                return Err(bad(
+                    "routes.prefix.gateways",
+                    format!("prefix {:?} has no gateway", p.prefix),
+                ));
+            }
+            for g in &p.gateways {
+                g.address.parse::<SocketAddr>().map_err(|_| {
+                    bad(
+                        "routes.prefix.gateways.address",
+                        format!("{:?} is not IP:PORT", g.address),
+                    )
+                })?;
+                if !matches!(g.transport.to_ascii_lowercase().as_str(), "udp" | "tcp") {
+                    return Err(bad(
+                        "routes.prefix.gateways.transport",
+                        format!("{:?}: udp or tcp", g.transport),
+                    ));
+                }
+            }
+        }
+        if self.cdr.enabled && self.cdr.queue == 0 {
+            return Err(bad("cdr.queue", "must be above 0".into()));
+        }
+        if let Some(m) = &self.metrics.listen {
+            m.parse::<SocketAddr>()
+                .map_err(|_| bad("metrics.listen", format!("{m:?} is not IP:PORT")))?;
+        }
+        Ok(())
+    }
+
+    /// The parsed listen addresses (checked by [`check`](Self::check)).
+    pub fn listens(&self) -> Vec<Listen> {
+        self.server
+            .listen
+            .iter()
+            .filter_map(|l| parse_listen(l).ok())
+            .collect()
+    }
+
+    /// The next hop (checked by [`check`](Self::check)).
+    pub fn next_hop(&self) -> Option<SocketAddr> {
+        self.server.next_hop.as_deref().and_then(|h| h.parse().ok())
+    }
+
+    /// Timer C.
+    pub fn timer_c(&self) -> Duration {
+        Duration::from_secs(self.server.timer_c_secs)
+    }
+}
+
+/// The 1-based line where dotted `key` is set in TOML `text` (its last part, inside
+/// its table or array of tables), if written there.
+pub fn line_of(text: &str, key: &str) -> Option<usize> {
+    let (table, name) = key.rsplit_once('.').unwrap_or(("", key));
+    let mut current = String::new();
+    let mut fallback = None;
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(h) = line.strip_prefix('[') {
+            current = h.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            continue;
+        }
+        let Some((k, _)) = line.split_once('=') else {
+            continue;
+        };
+        let k = k.trim();
+        if k == name || line.contains(&format!("{name} =")) || line.contains(&format!("{name}=")) {
+            if table.starts_with(current.as_str()) || current.starts_with(table) {
+                return Some(n + 1);
+            }
+            fallback.get_or_insert(n + 1);
+        }
+    }
+    fallback
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses() {
+        let c = Config::parse(DEFAULT_CONFIG).unwrap();
+        assert!(c.registrar.enabled);
+        assert_eq!(c.listens()[0].addr, "127.0.0.1:5060".parse().unwrap());
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let text = include_str!("../config/proxy.toml");
+        Config::parse(text).unwrap();
+    }
+
+    #[test]
+    fn unknown_key_names_line() {
+        let e =
+            Config::parse("[server]\nlisten = [\"127.0.0.1:5060\"]\nworkerz = 3\n").unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("line 3") && s.contains("workerz"), "{s}");
+    }
+
+    #[test]
+    fn invalid_value_names_key_and_line() {
+        let e = Config::parse("[registrar]\nmin_expires = 7200\nmax_expires = 60\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "registrar.min_expires (line 2): 7200 is above max_expires 60"
+        );
+        let e = Config::parse("[server]\n\nnext_hop = \"nowhere\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("server.next_hop (line 3)"), "{e}");
+    }
+
+    #[test]
+    fn listen_forms() {
+        let l = parse_listen("tls:127.0.0.1:5061").unwrap();
+        assert!(l.tls && !l.udp && !l.tcp);
+        let l = parse_listen("127.0.0.1:5060").unwrap();
+        assert!(l.udp && l.tcp && !l.tls);
+        assert!(parse_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn networks() {
+        let n = Network::parse("10.0.0.0/8").unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(!n.contains("11.1.2.3".parse().unwrap()));
+        assert!(Network::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("1.2.3.4".parse().unwrap()));
+        assert!(Network::parse("::1")
+            .unwrap()
+            .contains("::1".parse().unwrap()));
+        assert!(Network::parse("10.0.0.0/33").is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! The location service: bindings of an address of record to contact URIs, behind the
+//! [`Location`] trait, with a bounded in-memory store ([`MemoryLocation`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+/// One contact bound to an address of record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The contact URI as registered.
+    pub uri: String,
+    /// `q` in thousandths (1000 when absent).
+    pub q: u16,
+    /// When it expires.
+    pub expires_at: Instant,
+    /// Call-ID of the REGISTER that made it.
+    pub call_id: String,
+    /// CSeq of that REGISTER.
+    pub cseq: u32,
+}
+
+/// The store is full: no new address of record can be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("location store full")]
+pub struct Full;
+
+/// Where bindings live. Implementations are shared between worker threads.
+pub trait Location: Send + Sync + fmt::Debug {
+    /// Current (unexpired) bindings of `aor`, highest q first.
+    fn lookup(&self, aor: &str, now: Instant) -> Vec<Binding>;
+
+    /// Runs `change` on the unexpired bindings of `aor` (created empty if needed) and
+    /// stores the result atomically; returns the bindings after the change. An empty
+    /// result removes the address of record.
+    fn modify(
+        &self,
+        aor: &str,
+        now: Instant,
+        change: &mut dyn FnMut(&mut Vec<Binding>),
+    ) -> Result<Vec<Binding>, Full>;
+
+    /// Addresses of record stored.
+    fn len(&self) -> usize;
+
+    /// Whether nothing is stored.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+const SHARDS: usize = 16;
+
+/// An in-memory location store: sharded maps, at most `max_aors` addresses of record.
+#[derive(Debug)]
+pub struct MemoryLocation {
+    shards: Vec<Mutex<HashMap<String, Vec<Binding>>>>,
+    hasher: std::collections::hash_map::RandomState,
+    max_per_shard: usize,
+}
+
+impl MemoryLocation {
+    /// A store for at most `max_aors` addresses of record.
+    pub fn new(max_aors: usize) -> MemoryLocation {
+        MemoryLocation {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: Default::default(),
+            max_per_shard: max_aors.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, aor: &str) -> &Mutex<HashMap<String, Vec<Binding>>> {
+        let i = (self.hasher.hash_one(aor) as usize) % SHARDS;
+        &self.shards[i]
+    }
+}
+
+impl Location for MemoryLocation {
+    fn lookup(&self, aor: &str, now: Instant) -> Vec<Binding> {
+        let map = self.shard(aor).lock();
+        let mut v: Vec<Binding> = map
+            .get(aor)
+            .map(|b| b.iter().filter(|b| b.expires_at > now).cloned().collect())
+            .unwrap_or_default();
+        v.sort_by_key(|b| std::cmp::Reverse(b.q));
+        v
+    }
+
+    fn modify(
+        &self,
+        aor: &str,
+        now: Instant,
+        change: &mut dyn FnMut(&mut Vec<Binding>),
+    ) -> Result<Vec<Binding>, Full> {
+        let mut map = self.shard(aor).lock();
+        let mut list = map.remove(aor).unwrap_or_default();
+        list.retain(|b| b.expires_at > now);
+        change(&mut list);
+        list.sort_by_key(|b| std::cmp::Reverse(b.q));
+        if list.is_empty() {
+            return Ok(list);
+        }
+        if map.len() >= self.max_per_shard {
+            map.retain(|_, b| {
+                b.retain(|b| b.expires_at > now);
+                !b.is_empty()
+            });
+            if map.len() >= self.max_per_shard {
+                return Err(Full);
+            }
+        }
+        map.insert(aor.to_string(), list.clone());
+        Ok(list)
+    }
+
+    fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn b(uri: &str, q: u16, at: Instant) -> Binding {
+        Binding {
+            uri: uri.into(),
+            q,
+            expires_at: at,
+            call_id: "c".into(),
+            cseq: 1,
+        }
+    }
+
+    #[test]
+    fn add_lookup_expire_remove() {
+        let l = MemoryLocation::new(10);
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        l.modify("alice", now, &mut |v| {
+            v.push(b("sip:a@1", 500, later));
+            v.push(b("sip:a@2", 900, now + Duration::from_secs(10)));
+        })
+        .unwrap();
+        let got = l.lookup("alice", now);
+        assert_eq!(got[0].uri, "sip:a@2");
+        assert_eq!(l.lookup("alice", now + Duration::from_secs(20)).len(), 1);
+        l.modify("alice", now, &mut |v| v.clear()).unwrap();
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn bounded() {
+        let l = MemoryLocation::new(1);
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        let mut added = 0;
+        for i in 0..100 {
+            if l.modify(&format!("u{i}"), now, &mut |v| {
+                v.push(b("sip:x@1", 1000, later))
+            })
+            .is_ok()
+            {
+                added += 1;
+            }
+        }
+        assert!(added <= SHARDS, "{added}");
+    }
+}

@@ -1,0 +1,337 @@
+//! Counters of the proxy and a tiny HTTP/1.0 responder serving them, with the
+//! endpoint's counters and the pool's per-worker figures, as Prometheus text.
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sipcore::endpoint::Endpoint;
+use sipcore::message::Method;
+
+/// Why the proxy answered a request itself with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Refusal {
+    /// 400 from validation.
+    BadRequest,
+    /// 403 from the ACL.
+    Acl,
+    /// 404: no route.
+    NotFound,
+    /// 416.
+    UnsupportedScheme,
+    /// 420.
+    BadExtension,
+    /// 482.
+    Loop,
+    /// 483.
+    TooManyHops,
+    /// 401/407 challenges.
+    AuthChallenge,
+    /// 403 after failed credentials.
+    AuthFailed,
+    /// 503: CDR queue full.
+    CdrFull,
+    /// 503: no gateway left, or the layer refused a branch.
+    NoRoute,
+    /// 423 from the registrar.
+    IntervalTooBrief,
+    /// 503: new INVITE refused near the transaction limit (in-flight calls go on).
+    Overload,
+}
+
+const REFUSALS: [(&str, Refusal); 13] = [
+    ("bad_request", Refusal::BadRequest),
+    ("acl", Refusal::Acl),
+    ("not_found", Refusal::NotFound),
+    ("unsupported_uri_scheme", Refusal::UnsupportedScheme),
+    ("bad_extension", Refusal::BadExtension),
+    ("loop", Refusal::Loop),
+    ("too_many_hops", Refusal::TooManyHops),
+    ("auth_challenge", Refusal::AuthChallenge),
+    ("auth_failed", Refusal::AuthFailed),
+    ("cdr_queue_full", Refusal::CdrFull),
+    ("no_route", Refusal::NoRoute),
+    ("interval_too_brief", Refusal::IntervalTooBrief),
+    ("overload", Refusal::Overload),
+];
+
+const METHODS: [&str; 15] = [
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "INFO",
+    "UPDATE",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "REFER",
+    "MESSAGE",
+    "PUBLISH",
+    "other",
+];
+
+fn method_index(m: Method<'_>) -> usize {
+    match m {
+        Method::Invite => 0,
+        Method::Ack => 1,
+        Method::Bye => 2,
+        Method::Cancel => 3,
+        Method::Register => 4,
+        Method::Options => 5,
+        Method::Info => 6,
+        Method::Update => 7,
+        Method::Prack => 8,
+        Method::Subscribe => 9,
+        Method::Notify => 10,
+        Method::Refer => 11,
+        Method::Message => 12,
+        Method::Publish => 13,
+        Method::Extension(_) => 14,
+    }
+}
+
+/// The proxy's own counters (relaxed atomics).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: [AtomicU64; 15],
+    /// Final and provisional responses sent upstream, by class 1..=6.
+    responses: [AtomicU64; 7],
+    refusals: [AtomicU64; 13],
+    /// Branches started.
+    pub branches: AtomicU64,
+    /// Failovers to a next gateway.
+    pub failovers: AtomicU64,
+    /// ACKs forwarded statelessly.
+    pub acks_forwarded: AtomicU64,
+    /// CDR records dropped (queue full).
+    pub cdr_dropped: AtomicU64,
+    /// CDR records written.
+    pub cdr_written: AtomicU64,
+}
+
+impl Metrics {
+    /// A request arrived (new transaction, or ACK).
+    pub fn request(&self, m: Method<'_>) {
+        self.requests[method_index(m)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A response went upstream.
+    pub fn response(&self, status: u16) {
+        let class = usize::from(status / 100).min(6);
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The proxy refused a request.
+    pub fn refuse(&self, r: Refusal) {
+        self.refusals[r as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A refusal counter's value.
+    pub fn refusals(&self, r: Refusal) -> u64 {
+        self.refusals[r as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// Gauges the proxy adds at render time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    /// Proxy call contexts (map entries).
+    pub contexts: usize,
+    /// Registered contacts.
+    pub registrations: usize,
+    /// CDR records waiting.
+    pub cdr_queue: usize,
+    /// Gateways blacklisted now.
+    pub blacklisted: usize,
+}
+
+/// Renders everything as Prometheus text.
+pub fn render(m: &Metrics, endpoint: &Endpoint, g: Gauges, extra: &str) -> String {
+    let mut s = String::with_capacity(4096);
+    let _ = writeln!(
+        s,
+        "# HELP sipcore_requests_total Requests received by method (new transactions and ACKs).\n# TYPE sipcore_requests_total counter"
+    );
+    for (i, name) in METHODS.iter().enumerate() {
+        let v = m.requests[i].load(Ordering::Relaxed);
+        let _ = writeln!(s, "sipcore_requests_total{{method=\"{name}\"}} {v}");
+    }
+    let _ = writeln!(s, "# HELP sipcore_responses_total Responses sent upstream by status class.\n# TYPE sipcore_responses_total counter");
+    for class in 1..=6 {
+        let v = m.responses[class].load(Ordering::Relaxed);
+        let _ = writeln!(s, "sipcore_responses_total{{class=\"{class}xx\"}} {v}");
+    }
+    let _ = writeln!(s, "# HELP sipcore_refusals_total Requests the proxy answered with an error itself, by reason.\n# TYPE sipcore_refusals_total counter");
+    for (name, r) in REFUSALS {
+        let _ = writeln!(
+            s,
+            "sipcore_refusals_total{{reason=\"{name}\"}} {}",
+            m.refusals(r)
+        );
+    }
+    let c = endpoint.counters();
+    for (name, v) in [
+        ("overload_503", c.overload_503),
+        ("queue_full_503", c.queue_full_503),
+        ("malformed_400", c.malformed_400),
+        ("version_505", c.version_505),
+        ("too_large_513", c.too_large_513),
+    ] {
+        let _ = writeln!(s, "sipcore_refusals_total{{reason=\"{name}\"}} {v}");
+    }
+    let simple = [
+        (
+            "sipcore_branches_total",
+            "counter",
+            m.branches.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_failovers_total",
+            "counter",
+            m.failovers.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_acks_forwarded_total",
+            "counter",
+            m.acks_forwarded.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_cdr_dropped_total",
+            "counter",
+            m.cdr_dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_cdr_written_total",
+            "counter",
+            m.cdr_written.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_messages_in_total",
+            "counter",
+            c.requests_in + c.responses_in,
+        ),
+        ("sipcore_send_errors_total", "counter", c.send_errors),
+        (
+            "sipcore_transactions",
+            "gauge",
+            endpoint.layer().len() as u64,
+        ),
+        ("sipcore_contexts", "gauge", g.contexts as u64),
+        ("sipcore_registrations", "gauge", g.registrations as u64),
+        ("sipcore_cdr_queue", "gauge", g.cdr_queue as u64),
+        (
+            "sipcore_gateways_blacklisted",
+            "gauge",
+            g.blacklisted as u64,
+        ),
+    ];
+    for (name, kind, v) in simple {
+        let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {v}");
+    }
+    let _ = writeln!(s, "# HELP sipcore_worker_messages_total Datagrams handled per pool worker.\n# TYPE sipcore_worker_messages_total counter");
+    let ps = endpoint.ps();
+    for w in &ps {
+        let _ = writeln!(
+            s,
+            "sipcore_worker_messages_total{{strategy=\"{}\",worker=\"{}\"}} {}",
+            w.strategy, w.id, w.messages
+        );
+    }
+    let _ = writeln!(s, "# TYPE sipcore_worker_busy_seconds_total counter");
+    for w in &ps {
+        let _ = writeln!(
+            s,
+            "sipcore_worker_busy_seconds_total{{strategy=\"{}\",worker=\"{}\"}} {:.6}",
+            w.strategy,
+            w.id,
+            w.busy.as_secs_f64()
+        );
+    }
+    let _ = writeln!(s, "# TYPE sipcore_worker_dropped_total counter");
+    for w in &ps {
+        let _ = writeln!(
+            s,
+            "sipcore_worker_dropped_total{{strategy=\"{}\",worker=\"{}\"}} {}",
+            w.strategy, w.id, w.dropped
+        );
+    }
+    s.push_str(extra);
+    s
+}
+
+/// Serves `page()` to every HTTP request on `addr`, on its own thread (one connection
+/// at a time, 2 s timeouts: this is a scrape endpoint, not a web server).
+pub fn serve(
+    addr: SocketAddr,
+    page: Arc<dyn Fn() -> String + Send + Sync>,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr)?;
+    let local = listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("metrics-http".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = conn.set_write_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 2048];
+                let mut got = 0;
+                // Read the request head (ignored beyond its end).
+                while got < buf.len() {
+                    match conn.read(&mut buf[got..]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            got += n;
+                            if buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let body = page();
+                let head = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(body.as_bytes());
+            }
+        })?;
+    Ok(local)
+}
+
+/// The TCP transport's figures as Prometheus text.
+pub fn tcp_text(t: &sipcore_tcp::TcpStats) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# TYPE sipcore_tcp_connections gauge\nsipcore_tcp_connections {}",
+        t.connections_open
+    );
+    let _ = writeln!(
+        s,
+        "# TYPE sipcore_tcp_queued_bytes gauge\nsipcore_tcp_queued_bytes {}",
+        t.queued_bytes
+    );
+    for (name, v) in [
+        ("accepted", t.accepted),
+        ("connected", t.connected),
+        ("refused", t.refused),
+        ("reset", t.reset),
+        ("connect_timeouts", t.connect_timeouts),
+        ("send_timeouts", t.send_timeouts),
+        ("conn_queue_full", t.conn_queue_full),
+        ("queue_full", t.queue_full),
+        ("framing_errors", t.framing_errors),
+    ] {
+        let _ = writeln!(s, "sipcore_tcp_events_total{{event=\"{name}\"}} {v}");
+    }
+    s
+}

@@ -1,0 +1,232 @@
+//! Starting the proxy from a [`Config`]: the UDP pools, the endpoint, the proxy
+//! handler, the CDR writer and the metrics endpoint.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sipcore::endpoint::{Endpoint, EndpointConfig, Handler};
+use sipcore::pool::{
+    default_workers, DispatcherPool, ReceiverPool, ReusePortPool, SharedSocketPool, DEFAULT_QUEUE,
+};
+use sipcore::transaction::Config as TxConfig;
+use sipcore::transport::udp::UdpConfig;
+use sipcore::transport::{Transport, TransportKind};
+use sipcore_tcp::{TcpConfig, TcpTransport};
+
+use crate::acl::Acl;
+use crate::auth::Auth;
+use crate::calls::Calls;
+use crate::cdr::Cdr;
+use crate::config::{Config, PoolKind};
+use crate::local::Local;
+use crate::metrics::{self, Gauges, Metrics};
+use crate::proxy::Proxy;
+use crate::registrar::Registrar;
+use crate::routes::Routes;
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A socket could not be bound (address in use ...).
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Which transport or service.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The CDR journal could not be opened.
+    #[error("cannot open the CDR journal {path}: {source}")]
+    Cdr {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The endpoint's threads could not start.
+    #[error("cannot start the endpoint: {0}")]
+    Endpoint(std::io::Error),
+}
+
+/// A running proxy.
+#[derive(Debug)]
+pub struct Running {
+    /// The endpoint.
+    pub endpoint: Arc<Endpoint>,
+    /// The handler.
+    pub proxy: Arc<Proxy>,
+    /// Bound UDP addresses.
+    pub udp: Vec<SocketAddr>,
+    /// The TCP transport, when listening on TCP.
+    pub tcp: Option<Arc<TcpTransport>>,
+    /// Bound metrics address.
+    pub metrics: Option<SocketAddr>,
+}
+
+impl Running {
+    /// Stops receiving, lets transactions finish (grace period), flushes the CDRs.
+    pub fn shutdown(&self) {
+        self.endpoint.shutdown();
+        if let Some(t) = &self.tcp {
+            t.shutdown();
+        }
+        if let Some(cdr) = &self.proxy.cdr {
+            cdr.close();
+        }
+    }
+}
+
+fn bind_pool(
+    kind: PoolKind,
+    cfg: &UdpConfig,
+    workers: usize,
+) -> std::io::Result<Box<dyn ReceiverPool>> {
+    Ok(match kind {
+        PoolKind::Shared => Box::new(SharedSocketPool::bind(cfg, workers)?),
+        PoolKind::Reuseport => Box::new(ReusePortPool::bind(cfg, workers)?),
+        PoolKind::Dispatcher => Box::new(DispatcherPool::bind(cfg, workers, DEFAULT_QUEUE)?),
+    })
+}
+
+/// Starts everything `cfg` asks for.
+pub fn start(cfg: &Config) -> Result<Running, StartError> {
+    let now = Instant::now();
+    let workers = if cfg.server.workers == 0 {
+        default_workers()
+    } else {
+        cfg.server.workers
+    };
+    let mut pools = Vec::new();
+    let mut interfaces = Vec::new();
+    let mut udp = Vec::new();
+    let mut tcp_listen = Vec::new();
+    for l in cfg.listens() {
+        if l.udp {
+            let mut u = UdpConfig::new(l.addr);
+            if cfg.server.udp_recv_buffer > 0 {
+                u.recv_buffer = Some(cfg.server.udp_recv_buffer);
+            }
+            let pool =
+                bind_pool(cfg.server.pool, &u, workers).map_err(|source| StartError::Bind {
+                    addr: l.addr,
+                    what: "udp",
+                    source,
+                })?;
+            let bound = pool.transport().local_addr();
+            interfaces.push((TransportKind::Udp, bound));
+            udp.push(bound);
+            pools.push(pool);
+        }
+        if l.tcp {
+            tcp_listen.push(l.addr);
+        }
+        if l.tls {
+            tracing::warn!(addr = %l.addr, "TLS needs sipcore-tls, not in this build: not listening there");
+        }
+    }
+    let ep_cfg = EndpointConfig {
+        transaction: TxConfig {
+            max_transactions: cfg.server.max_transactions,
+            timer_c: cfg.timer_c(),
+            ..TxConfig::default()
+        },
+        retry_after: cfg.server.retry_after_secs,
+        ..EndpointConfig::default()
+    };
+    let mut builder = Endpoint::builder(ep_cfg);
+    for p in pools {
+        builder = builder.udp_pool(p);
+    }
+    let tcp = if tcp_listen.is_empty() {
+        None
+    } else {
+        let mut tcp_cfg = TcpConfig::default();
+        tcp_cfg.listen = tcp_listen.clone();
+        tcp_cfg.workers = workers;
+        let t = TcpTransport::start(tcp_cfg, builder.sink(), builder.transport_events()).map_err(
+            |source| StartError::Bind {
+                addr: tcp_listen[0],
+                what: "tcp",
+                source,
+            },
+        )?;
+        let t = Arc::new(t);
+        for a in t.listeners() {
+            interfaces.push((TransportKind::Tcp, a));
+        }
+        builder = builder.stream_transport(t.clone());
+        Some(t)
+    };
+    let metrics = Arc::new(Metrics::default());
+    let cdr = if cfg.cdr.enabled {
+        Some(
+            Cdr::start(&cfg.cdr, metrics.clone()).map_err(|source| StartError::Cdr {
+                path: cfg.cdr.path.clone(),
+                source,
+            })?,
+        )
+    } else {
+        None
+    };
+    let auth_on = cfg.auth.register || cfg.auth.invite;
+    let proxy = Arc::new(Proxy {
+        local: Local::new(&interfaces, &cfg.server.domains),
+        next_hop: cfg.next_hop(),
+        calls: Calls::default(),
+        routes: Routes::new(&cfg.routes),
+        acl: Acl::new(&cfg.acl),
+        registrar: cfg
+            .registrar
+            .enabled
+            .then(|| Registrar::new(&cfg.registrar)),
+        auth: auth_on.then(|| Auth::new(&cfg.auth, now)),
+        cdr,
+        metrics: metrics.clone(),
+        invite_limit: cfg.server.max_transactions / 10 * 8,
+        retry_after: cfg.server.retry_after_secs,
+    });
+    let handler: Arc<dyn Handler> = proxy.clone();
+    let endpoint = Arc::new(builder.start(handler).map_err(StartError::Endpoint)?);
+    let metrics_addr = match cfg
+        .metrics
+        .listen
+        .as_deref()
+        .and_then(|m| m.parse::<SocketAddr>().ok())
+    {
+        Some(addr) => {
+            let (ep, px, tc) = (endpoint.clone(), proxy.clone(), tcp.clone());
+            let page = Arc::new(move || {
+                let g = Gauges {
+                    contexts: px.calls.len(),
+                    registrations: px.registrar.as_ref().map_or(0, |r| r.len()),
+                    cdr_queue: px.cdr.as_ref().map_or(0, |c| c.depth()),
+                    blacklisted: px.routes.blacklisted(Instant::now()),
+                };
+                let extra = tc
+                    .as_ref()
+                    .map(|t| metrics::tcp_text(&t.stats()))
+                    .unwrap_or_default();
+                metrics::render(&px.metrics, &ep, g, &extra)
+            });
+            Some(
+                metrics::serve(addr, page).map_err(|source| StartError::Bind {
+                    addr,
+                    what: "metrics",
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+    tracing::info!(?udp, tcp = ?tcp.as_ref().map(|t| t.listeners()), next_hop = ?cfg.next_hop(), workers, pool = ?cfg.server.pool, "sipcore-proxy listening");
+    Ok(Running {
+        endpoint,
+        proxy,
+        udp,
+        tcp,
+        metrics: metrics_addr,
+    })
+}
