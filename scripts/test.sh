@@ -13,8 +13,18 @@ if ! command -v sipp >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester >/dev/null
 fi
 command -v sipp >/dev/null 2>&1 || { echo "test.sh: sipp is required and could not be installed" >&2; exit 1; }
+# sipcore-tls interop tests talk to `openssl s_client`/`s_server` (they fail without it).
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "test.sh: openssl not found, installing it" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+# The fuzz targets live outside the workspace; make sure they still build.
+cargo check --quiet --manifest-path fuzz/Cargo.toml
 cargo test --workspace

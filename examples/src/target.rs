@@ -100,14 +100,14 @@ fn last_route(req: &Request) -> Option<StrictFix> {
             .iter()
             .find(|h| {
                 h.id == HeaderId::Route
-                    && h.value.start as usize <= off
-                    && off <= h.value.end as usize
+                    && h.value().start as usize <= off
+                    && off <= h.value().end as usize
             })
             .copied()
     };
     for (off, v) in req.values(HeaderId::Route) {
         if let Some((o, pv)) = last {
-            if line_of(o).map(|h| h.line) == line_of(off).map(|h| h.line) {
+            if line_of(o).map(|h| h.line()) == line_of(off).map(|h| h.line()) {
                 prev_end = Some(o + pv.len());
                 count_in_line += 1;
             } else {
@@ -122,7 +122,7 @@ fn last_route(req: &Request) -> Option<StrictFix> {
     let na = sipcore::message::parse_route(v).ok()?;
     let uri = std::str::from_utf8(na.uri_bytes()).ok()?.to_string();
     let delete = match (count_in_line, prev_end) {
-        (0, _) | (_, None) => header.line,
+        (0, _) | (_, None) => header.line(),
         (_, Some(end)) => Span {
             start: end as u32,
             end: (off + v.len()) as u32,

@@ -89,6 +89,11 @@ pub struct TcpConfig {
     /// addresses give more than 28k ephemeral ports). Only addresses of the destination's
     /// family are used. Default: none (the kernel picks).
     pub connect_sources: Vec<IpAddr>,
+    /// Longest time from a layered connection's creation (accept, or the start of its
+    /// connect) until its stream layer is ready (a TLS handshake is complete). Expired:
+    /// closed, reported and blacklisted like a connect timeout. Unused without a layer.
+    /// Default 10 s (like `connect_timeout`, well under Timer B/F).
+    pub handshake_timeout: Duration,
 }
 
 impl Default for TcpConfig {
@@ -115,6 +120,7 @@ impl Default for TcpConfig {
             send_buffer: None,
             read_chunk: 16 * 1024,
             connect_sources: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -6,12 +6,15 @@
 //!   [`ReadState`] (framer, partial buffer) is moved with the connection, never shared;
 //! - **writing** happens under the [`Conn::write`] lock, from any thread: a direct write
 //!   when the queue is empty, else the bytes join the queue that the supervisor flushes;
-//! - the supervisor alone changes the connection's registration in its `mio::Poll`.
+//! - the supervisor alone changes the connection's registration in its `mio::Poll`;
+//! - a layered connection (TLS) has a [`LayerSlot`] under its own lock, always taken
+//!   before the write lock (see [`crate::layer`]).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use mio::net::TcpStream;
@@ -20,6 +23,7 @@ use sipcore::parse::StreamFramer;
 use socket2::SockRef;
 
 use crate::failure::Close;
+use crate::layer::LayerSlot;
 
 /// Slices handed to one `writev`.
 const MAX_IOV: usize = 64;
@@ -68,6 +72,8 @@ pub(crate) struct WriteState {
     pub(crate) aliases: Vec<SocketAddr>,
     /// Why it was closed, once it is.
     pub(crate) closed_by: Option<Close>,
+    /// The stream layer (if any) is ready: its handshake is done. Always true without one.
+    pub(crate) ready: bool,
 }
 
 /// A TCP connection shared (`Arc`) by the index, its owner and senders.
@@ -88,6 +94,10 @@ pub(crate) struct Conn {
     /// A `Queued` command is on its way to the supervisor.
     pub(crate) timer_requested: AtomicBool,
     pub(crate) write: Mutex<WriteState>,
+    /// The stream layer (TLS), if the transport has one; locked before `write`.
+    pub(crate) layer: Option<Box<Mutex<LayerSlot>>>,
+    /// The server name an outgoing layered connection was opened for (TLS: SNI).
+    pub(crate) name: Option<Arc<str>>,
 }
 
 impl Conn {
@@ -117,8 +127,19 @@ impl Conn {
                 progress_ms: now,
                 aliases: Vec::new(),
                 closed_by: None,
+                ready: true,
             }),
+            layer: None,
+            name: None,
         }
+    }
+
+    /// Gives the (new, unshared) connection a stream layer, opened for server `name`.
+    pub(crate) fn with_layer(mut self, layer: LayerSlot, name: Option<Arc<str>>) -> Conn {
+        self.write.get_mut().ready = layer.ready;
+        self.layer = Some(Box::new(Mutex::new(layer)));
+        self.name = name;
+        self
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -241,6 +262,7 @@ mod tests {
             progress_ms: 0,
             aliases: Vec::new(),
             closed_by: None,
+            ready: true,
         };
         consume(&mut w, 2);
         assert_eq!(w.queue.front().unwrap().as_ref(), b"c");

@@ -38,6 +38,13 @@ pub(crate) enum Close {
     Truncated,
     /// Any other I/O error.
     Io(io::ErrorKind),
+    /// The stream layer's handshake failed (TLS: bad certificate, not TLS, alert); the
+    /// layer's reason.
+    Handshake(&'static str),
+    /// `handshake_timeout` expired before the stream layer was ready.
+    HandshakeTimeout,
+    /// The stream layer failed after its handshake (TLS: bad record, alert).
+    Layer(&'static str),
     /// No traffic for `connection_lifetime` (silent).
     Idle,
     /// A connection that failed earlier and was drained (silent: reported already).
@@ -74,20 +81,22 @@ impl Close {
             Close::TooLarge => "message too large",
             Close::ClosedByPeer | Close::Truncated => "closed by peer",
             Close::Io(_) => "i/o error",
+            Close::Handshake(reason) | Close::Layer(reason) => reason,
+            Close::HandshakeTimeout => "handshake timeout",
             Close::Idle => "idle",
             Close::Drained => "drained",
             Close::Shutdown => "shutdown",
         }
     }
 
-    /// The error reported for `addr`, or `None` for a silent close.
-    pub(crate) fn error(self, addr: SocketAddr) -> Option<SendError> {
+    /// The error reported for `addr` over `transport`, or `None` for a silent close.
+    pub(crate) fn error(self, transport: TransportKind, addr: SocketAddr) -> Option<SendError> {
         match self {
             Close::Idle | Close::Drained | Close::Shutdown => None,
             Close::ConnQueueFull => Some(SendError::ConnectionQueueFull),
             Close::QueueFull => Some(SendError::QueueFull),
             Close::Io(kind) => Some(SendError::Io {
-                transport: TransportKind::Tcp,
+                transport,
                 addr,
                 kind,
             }),
@@ -99,11 +108,12 @@ impl Close {
     }
 
     /// The error a `send` caller gets for this close.
-    pub(crate) fn send_error(self, addr: SocketAddr) -> SendError {
-        self.error(addr).unwrap_or(SendError::ConnectionFailed {
-            addr,
-            reason: self.reason(),
-        })
+    pub(crate) fn send_error(self, transport: TransportKind, addr: SocketAddr) -> SendError {
+        self.error(transport, addr)
+            .unwrap_or(SendError::ConnectionFailed {
+                addr,
+                reason: self.reason(),
+            })
     }
 
     /// Whether the destination goes on the blacklist: every failure of the peer or the
@@ -135,6 +145,9 @@ impl Close {
             Close::TooLarge => &c.too_large,
             Close::ClosedByPeer | Close::Truncated => &c.closed_by_peer,
             Close::Io(_) => &c.io_errors,
+            Close::Handshake(_) => &c.handshake_failures,
+            Close::HandshakeTimeout => &c.handshake_timeouts,
+            Close::Layer(_) => &c.layer_errors,
             Close::Idle => &c.closed_idle,
             // Drained: counted when the failure was reported.
             Close::Drained | Close::Shutdown => return None,
@@ -151,24 +164,33 @@ mod tests {
         let a: SocketAddr = "127.0.0.1:5060".parse().unwrap();
         let refused = std::io::Error::from(io::ErrorKind::ConnectionRefused);
         assert_eq!(Close::from_io(&refused), Close::Refused);
+        let tcp = TransportKind::Tcp;
         assert_eq!(
-            Close::Refused.error(a),
+            Close::Refused.error(tcp, a),
             Some(SendError::ConnectionFailed {
                 addr: a,
                 reason: "refused"
             })
         );
         assert_eq!(
-            Close::ConnQueueFull.error(a),
+            Close::ConnQueueFull.error(tcp, a),
             Some(SendError::ConnectionQueueFull)
         );
-        assert_eq!(Close::Idle.error(a), None);
+        assert_eq!(Close::Idle.error(tcp, a), None);
         assert!(Close::SendTimeout.blacklists());
         assert!(!Close::ClosedByPeer.blacklists());
         assert!(!Close::QueueFull.blacklists());
         assert!(matches!(
-            Close::Shutdown.send_error(a),
+            Close::Shutdown.send_error(tcp, a),
             SendError::ConnectionFailed { .. }
         ));
+        assert_eq!(
+            Close::Handshake("tls: unknown issuer").error(TransportKind::Tls, a),
+            Some(SendError::ConnectionFailed {
+                addr: a,
+                reason: "tls: unknown issuer"
+            })
+        );
+        assert!(Close::Handshake("x").blacklists() && Close::HandshakeTimeout.blacklists());
     }
 }

@@ -43,9 +43,24 @@
 //! - **Keep-alive**: a double-CRLF ping is answered with a CRLF (RFC 5626 §3.5.1);
 //!   optional pings on connections this side opened, with a pong timeout.
 //!
+//! ## Stream layers (the TLS seam)
+//!
+//! [`TcpTransport::start_layered`] puts a [`StreamLayer`] on every connection (made by a
+//! [`LayerFactory`]): a sans-IO transformation between the socket's bytes and the SIP
+//! bytes, which `sipcore-tls` implements with rustls. The manager keeps doing all the I/O:
+//! it feeds the layer what it reads and frames what comes out; what the layer produces
+//! while reading (handshake messages, alerts) and every encoded message go through the
+//! same write queue, direct-write-else-queue, under the same limits; messages sent before
+//! the handshake is done wait in a pending queue counted against the same limits; a
+//! failed handshake or one slower than `handshake_timeout` is closed, counted, reported
+//! and blacklisted like any connection failure. Targets and reports then carry the
+//! layer's [`TransportKind`](sipcore::transport::TransportKind) (`Tls`), and
+//! [`TcpTransport::send_to`] reuses a connection only for the server name it was opened
+//! for.
+//!
 //! ## What it is not
 //!
-//! No TLS (that is `sipcore-tls`, layered on this), no DNS (targets are socket
+//! No TLS itself (that is `sipcore-tls`, through the seam above), no DNS (targets are socket
 //! addresses), no transaction logic: it moves framed messages and reports failures.
 //! Unix only (it registers raw file descriptors with `mio`).
 //!
@@ -109,6 +124,7 @@ mod clock;
 mod config;
 mod conn;
 mod failure;
+mod layer;
 mod reply;
 mod shared;
 mod stats;
@@ -119,6 +135,7 @@ mod wheel;
 mod worker;
 
 pub use config::TcpConfig;
-pub use reply::{response_fallback, too_large_response, DEFAULT_PORT};
+pub use layer::{LayerError, LayerFactory, StreamLayer};
+pub use reply::{response_fallback, too_large_response, DEFAULT_PORT, DEFAULT_TLS_PORT};
 pub use stats::TcpStats;
 pub use transport::TcpTransport;

@@ -8,6 +8,17 @@ use sipcore::message::{HeaderId, Via};
 
 /// Default SIP port over TCP (RFC 3261 §19.1.2).
 pub const DEFAULT_PORT: u16 = 5060;
+/// Default SIP port over TLS (RFC 3261 §19.1.2).
+pub const DEFAULT_TLS_PORT: u16 = 5061;
+
+/// The port a Via sent-by without one means: 5061 for TLS, else 5060.
+fn default_port(via: &Via<'_>) -> u16 {
+    if via.transport.eq_ignore_ascii_case("TLS") {
+        DEFAULT_TLS_PORT
+    } else {
+        DEFAULT_PORT
+    }
+}
 
 /// Builds `SIP/2.0 513 Message Too Large` for the request whose head is at the front of
 /// `buf`, copying its Via, From, To, Call-ID and CSeq lines. `None` when the head is not
@@ -70,7 +81,7 @@ pub fn too_large_response(buf: &[u8], max_head: usize) -> Option<Bytes> {
 
 /// Where to send a response over TCP when the connection its request came on is gone
 /// (RFC 3261 §18.2.2): the `received` address if present, else the sent-by host (an IP
-/// literal: this crate does no DNS), with the sent-by port or 5060.
+/// literal: this crate does no DNS), with the sent-by port or 5060 (5061 for TLS).
 ///
 /// `rport` is not used: on a connection-oriented transport it is the source port of the
 /// connection that is gone.
@@ -81,21 +92,29 @@ pub fn too_large_response(buf: &[u8], max_head: usize) -> Option<Bytes> {
 /// assert_eq!(sipcore_tcp::response_fallback(&via), Some("198.51.100.7:5070".parse().unwrap()));
 /// let via = Via::parse(b"SIP/2.0/TCP [2001:db8::9];branch=z9hG4bK1").unwrap();
 /// assert_eq!(sipcore_tcp::response_fallback(&via), Some("[2001:db8::9]:5060".parse().unwrap()));
+/// let via = Via::parse(b"SIP/2.0/TLS 192.0.2.4;branch=z9hG4bK1").unwrap();
+/// assert_eq!(sipcore_tcp::response_fallback(&via), Some("192.0.2.4:5061".parse().unwrap()));
 /// ```
 pub fn response_fallback(via: &Via<'_>) -> Option<SocketAddr> {
     let host = via.received().unwrap_or(via.host);
     let ip = parse_ip(host)?;
-    Some(SocketAddr::new(ip, via.port.unwrap_or(DEFAULT_PORT)))
+    Some(SocketAddr::new(
+        ip,
+        via.port.unwrap_or_else(|| default_port(via)),
+    ))
 }
 
 /// The address a Via with the RFC 5923 `alias` parameter advertises: its sent-by (an IP
-/// literal) and port (5060 by default).
+/// literal) and port (5060 by default, 5061 for TLS).
 pub(crate) fn alias_addr(via: &Via<'_>) -> Option<SocketAddr> {
     if !via.alias() {
         return None;
     }
     let ip = parse_ip(via.host)?;
-    Some(SocketAddr::new(ip, via.port.unwrap_or(DEFAULT_PORT)))
+    Some(SocketAddr::new(
+        ip,
+        via.port.unwrap_or_else(|| default_port(via)),
+    ))
 }
 
 fn parse_ip(host: &str) -> Option<IpAddr> {

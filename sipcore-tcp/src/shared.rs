@@ -11,14 +11,15 @@ use bytes::Bytes;
 use crossbeam_channel::Sender;
 use mio::net::TcpStream;
 use mio::Waker;
-use parking_lot::Mutex;
-use sipcore::transport::{MessageSink, SendError, Target, TransportEvents};
+use parking_lot::{Mutex, MutexGuard};
+use sipcore::transport::{MessageSink, SendError, Target, TransportEvents, TransportKind};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::clock::{ms, Clock};
 use crate::config::TcpConfig;
-use crate::conn::{write_some, Conn, Phase};
+use crate::conn::{write_some, Conn, Phase, WriteState};
 use crate::failure::Close;
+use crate::layer::{LayerFactory, LayerSlot};
 use crate::stats::Counters;
 use crate::supervisor::Command;
 use crate::table::{Blacklist, Table};
@@ -40,6 +41,23 @@ pub(crate) enum Attempt {
     Failed(SendError),
 }
 
+/// Why `put_wire` and the layer paths did not send. They never close a connection
+/// themselves: closing reports to the application, which may send on the same
+/// connection, so the caller closes once it holds no lock ([`Shared::settle`]).
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// Nothing to close: the caller gets this.
+    Refused(Attempt),
+    /// Close the connection for this reason; the caller gets the error.
+    Close(Close, SendError),
+}
+
+impl Fail {
+    fn close(why: Close, kind: TransportKind, peer: SocketAddr) -> Fail {
+        Fail::Close(why, why.send_error(kind, peer))
+    }
+}
+
 /// Everything the threads share.
 pub(crate) struct Shared {
     pub(crate) config: TcpConfig,
@@ -49,6 +67,10 @@ pub(crate) struct Shared {
     pub(crate) blacklist: Blacklist,
     pub(crate) sink: Arc<dyn MessageSink>,
     pub(crate) events: Arc<dyn TransportEvents>,
+    /// What targets and reports carry: `Tcp`, or the layer's kind (`Tls`).
+    pub(crate) kind: TransportKind,
+    /// Makes the stream layer of every new connection (TLS), if any.
+    pub(crate) layers: Option<Arc<dyn LayerFactory>>,
     pub(crate) shutdown: AtomicBool,
     pub(crate) listeners: Mutex<Vec<SocketAddr>>,
     commands: Sender<Command>,
@@ -59,6 +81,7 @@ pub(crate) struct Shared {
 impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
+            .field("kind", &self.kind)
             .field("listeners", &*self.listeners.lock())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
@@ -72,8 +95,11 @@ impl Shared {
         events: Arc<dyn TransportEvents>,
         commands: Sender<Command>,
         waker: Waker,
+        layers: Option<Arc<dyn LayerFactory>>,
     ) -> Shared {
         Shared {
+            kind: layers.as_ref().map_or(TransportKind::Tcp, |l| l.kind()),
+            layers,
             blacklist: Blacklist::new(config.blacklist_max),
             config,
             clock: Clock::new(),
@@ -109,16 +135,28 @@ impl Shared {
         let _ = self.waker.wake();
     }
 
-    /// Sends `data` to `addr`: on the existing connection (inbound or outbound), else on a
-    /// new one.
-    pub(crate) fn send(&self, addr: SocketAddr, data: Bytes) -> Result<(), SendError> {
+    /// Sends `data` to `addr`: on the existing connection (inbound or outbound; for a
+    /// layered transport and a server `name`, the one opened for that name), else on a new
+    /// one.
+    pub(crate) fn send(
+        &self,
+        addr: SocketAddr,
+        name: Option<&str>,
+        data: Bytes,
+    ) -> Result<(), SendError> {
         if self.is_shutdown() {
             return Err(SendError::Closed);
         }
+        // A server name only means something to a layer (TLS).
+        let name = name.filter(|_| self.layers.is_some());
         for _ in 0..3 {
-            let conn = match self.table.get(&addr) {
+            let existing = match name {
+                Some(n) => self.table.get_named(&addr, n),
+                None => self.table.get(&addr),
+            };
+            let conn = match existing {
                 Some(c) => c,
-                None => match self.connect(addr, &data)? {
+                None => match self.connect(addr, name, &data)? {
                     (_, true) => return Ok(()),
                     (c, false) => c,
                 },
@@ -126,10 +164,13 @@ impl Shared {
             match self.send_on(&conn, data.clone()) {
                 Ok(()) => return Ok(()),
                 Err(Attempt::Failed(e)) => return Err(e),
-                // Closed cleanly between lookup and send: drop the stale index entry
+                // Closed cleanly between lookup and send: drop the stale index entries
                 // and retry on a new connection.
                 Err(Attempt::Gone) => {
                     self.table.remove(&addr, &conn);
+                    if conn.name.is_some() {
+                        self.table.remove_named(&addr, &conn);
+                    }
                 }
             }
         }
@@ -153,24 +194,68 @@ impl Shared {
         }
     }
 
-    /// Sends on `conn`: a direct write when nothing is queued, else (or for what the
-    /// socket did not take) the write queue, within `conn_wq_max` and `wq_max`.
+    /// Sends one message on `conn`: through its layer if it has one, then as wire bytes
+    /// (a direct write when nothing is queued, else the write queue).
     pub(crate) fn send_on(&self, conn: &Arc<Conn>, data: Bytes) -> Result<(), Attempt> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let result = match conn.layer.as_deref() {
+            None => self.put_wire(conn, conn.write.lock(), data, false, true),
+            Some(slot) => {
+                let mut slot = slot.lock();
+                let r = self.send_layered(conn, &mut slot, data);
+                drop(slot);
+                r
+            }
+        };
+        self.settle(conn, result)
+    }
+
+    /// Carries out a failure once no lock is held: closes the connection if it must.
+    pub(crate) fn settle(&self, conn: &Arc<Conn>, result: Result<(), Fail>) -> Result<(), Attempt> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(Fail::Refused(a)) => Err(a),
+            Err(Fail::Close(why, e)) => {
+                self.close(conn, why);
+                Err(Attempt::Failed(e))
+            }
+        }
+    }
+
+    /// Why a send on a closed connection did not happen.
+    fn closed_attempt(&self, conn: &Conn, w: &WriteState) -> Attempt {
+        // A connection that failed reports its failure; a clean close lets the caller
+        // open a new one.
+        match w.closed_by {
+            Some(why) if why.blacklists() => Attempt::Failed(why.send_error(self.kind, conn.peer)),
+            _ => Attempt::Gone,
+        }
+    }
+
+    /// Writes wire bytes on `conn`: directly when nothing is queued, else (or for what the
+    /// socket did not take) into the write queue, within `conn_wq_max` and `wq_max`.
+    ///
+    /// `layered`: the bytes belong to a layer's record stream, which cannot be cut, so a
+    /// refusal closes the connection. `message`: count them as a sent message. Every
+    /// error asks for the connection to be closed, except a global `QueueFull` for a
+    /// plain message none of which was written.
+    fn put_wire(
+        &self,
+        conn: &Arc<Conn>,
+        mut w: MutexGuard<'_, WriteState>,
+        data: Bytes,
+        layered: bool,
+        message: bool,
+    ) -> Result<(), Fail> {
         let len = data.len();
         if len == 0 {
             return Ok(());
         }
         let mut rest = data;
-        let mut w = conn.write.lock();
         match w.phase {
-            // A connection that failed reports its failure; a clean close lets the
-            // caller open a new one.
-            Phase::Closed => {
-                return Err(match w.closed_by {
-                    Some(why) if why.blacklists() => Attempt::Failed(why.send_error(conn.peer)),
-                    _ => Attempt::Gone,
-                })
-            }
+            Phase::Closed => return Err(Fail::Refused(self.closed_attempt(conn, &w))),
             Phase::Open if w.queue.is_empty() => match write_some(&conn.stream, &rest) {
                 Ok(n) => {
                     if n > 0 {
@@ -179,16 +264,16 @@ impl Shared {
                     }
                     if n == len {
                         drop(w);
-                        Counters::inc(&self.stats.sent_direct);
+                        if message {
+                            Counters::inc(&self.stats.sent_direct);
+                        }
                         return Ok(());
                     }
                     rest = rest.slice(n..);
                 }
                 Err(e) => {
                     drop(w);
-                    let why = Close::from_io(&e);
-                    self.close(conn, why);
-                    return Err(Attempt::Failed(why.send_error(conn.peer)));
+                    return Err(Fail::close(Close::from_io(&e), self.kind, conn.peer));
                 }
             },
             _ => {}
@@ -196,19 +281,18 @@ impl Shared {
         let n = rest.len();
         if w.queued + n > self.config.conn_wq_max {
             drop(w);
-            self.close(conn, Close::ConnQueueFull);
-            return Err(Attempt::Failed(SendError::ConnectionQueueFull));
+            return Err(Fail::close(Close::ConnQueueFull, self.kind, conn.peer));
         }
         if !self.reserve_queue(n) {
             drop(w);
-            if n < len {
-                // Part of the message is on the wire; without the rest the stream is
-                // corrupt, so this one connection goes (the others keep their queues).
-                self.close(conn, Close::QueueFull);
-            } else {
-                Counters::inc(&self.stats.queue_full);
+            if n < len || layered {
+                // Part of the stream is on the wire (or in a layer's record sequence);
+                // without the rest it is corrupt, so this one connection goes (the
+                // others keep their queues).
+                return Err(Fail::close(Close::QueueFull, self.kind, conn.peer));
             }
-            return Err(Attempt::Failed(SendError::QueueFull));
+            Counters::inc(&self.stats.queue_full);
+            return Err(Fail::Refused(Attempt::Failed(SendError::QueueFull)));
         }
         let was_empty = w.queue.is_empty();
         w.queue.push_back(rest);
@@ -217,12 +301,133 @@ impl Shared {
             w.progress_ms = self.now();
         }
         drop(w);
-        Counters::inc(&self.stats.sent_queued);
+        if message {
+            Counters::inc(&self.stats.sent_queued);
+        }
         if was_empty && !conn.timer_requested.swap(true, Ordering::AcqRel) {
             // Arms the send timeout; the flush itself waits for writability.
             self.command(Command::Queued(conn.clone()));
         }
         Ok(())
+    }
+
+    /// Sends one message through `conn`'s layer: held in the pending queue until the
+    /// layer is ready, else encoded (after checking the limits against the layer's bound,
+    /// since records cannot be taken back) and put on the wire.
+    fn send_layered(
+        &self,
+        conn: &Arc<Conn>,
+        slot: &mut LayerSlot,
+        data: Bytes,
+    ) -> Result<(), Fail> {
+        let w = conn.write.lock();
+        if w.phase == Phase::Closed {
+            return Err(Fail::Refused(self.closed_attempt(conn, &w)));
+        }
+        let n = data.len();
+        let max = self.config.conn_wq_max;
+        if !slot.ready {
+            let mut w = w;
+            if w.queued + n > max {
+                return Err(Fail::close(Close::ConnQueueFull, self.kind, conn.peer));
+            }
+            if !self.reserve_queue(n) {
+                Counters::inc(&self.stats.queue_full);
+                return Err(Fail::Refused(Attempt::Failed(SendError::QueueFull)));
+            }
+            slot.pending.push_back(data);
+            slot.pending_bytes += n;
+            w.queued += n;
+            Counters::inc(&self.stats.sent_queued);
+            return Ok(());
+        }
+        let bound = slot.session.wire_len_bound(n);
+        if w.queued + bound > max {
+            return Err(Fail::close(Close::ConnQueueFull, self.kind, conn.peer));
+        }
+        let total = self.stats.queued_bytes.load(Ordering::Acquire);
+        if total + bound as u64 > self.config.wq_max as u64 {
+            // Refused before encoding: the connection's stream is intact.
+            Counters::inc(&self.stats.queue_full);
+            return Err(Fail::Refused(Attempt::Failed(SendError::QueueFull)));
+        }
+        let mut out = Vec::with_capacity(bound);
+        if let Err(e) = slot.session.write_plain(&data, &mut out) {
+            return Err(Fail::close(Close::Layer(e.reason()), self.kind, conn.peer));
+        }
+        self.put_wire(conn, w, Bytes::from(out), true, true)
+    }
+
+    /// Feeds wire bytes read from `conn` to its layer (or passes them through without
+    /// one): the layer's answer (handshake messages, alerts) goes out through the write
+    /// queue, never waited for; the application bytes are appended to `plain`. `false`
+    /// when the connection was closed.
+    pub(crate) fn layer_input(&self, conn: &Arc<Conn>, input: &[u8], plain: &mut Vec<u8>) -> bool {
+        let Some(slot) = conn.layer.as_deref() else {
+            plain.extend_from_slice(input);
+            return true;
+        };
+        let mut slot = slot.lock();
+        let result = self.feed(conn, &mut slot, input, plain);
+        drop(slot);
+        self.settle(conn, result).is_ok()
+    }
+
+    /// [`layer_input`](Self::layer_input) under the layer lock.
+    fn feed(
+        &self,
+        conn: &Arc<Conn>,
+        slot: &mut LayerSlot,
+        input: &[u8],
+        plain: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
+        let mut out = Vec::new();
+        let result = slot.session.read_wire(input, plain, &mut out);
+        if !out.is_empty() {
+            // Sent even when reading failed: it is the alert that says why.
+            self.put_wire(conn, conn.write.lock(), Bytes::from(out), true, false)?;
+        }
+        if let Err(e) = result {
+            let why = if slot.ready {
+                Close::Layer(e.reason())
+            } else {
+                Close::Handshake(e.reason())
+            };
+            return Err(Fail::close(why, self.kind, conn.peer));
+        }
+        if !slot.ready && slot.session.is_ready() {
+            return self.layer_ready(conn, slot);
+        }
+        Ok(())
+    }
+
+    /// `conn`'s layer just became ready: counts the handshake and encodes and sends the
+    /// messages that waited for it, in order, behind the handshake's own records.
+    fn layer_ready(&self, conn: &Arc<Conn>, slot: &mut LayerSlot) -> Result<(), Fail> {
+        slot.ready = true;
+        Counters::inc(&self.stats.handshakes);
+        let pending = std::mem::take(&mut slot.pending);
+        let pending_bytes = std::mem::take(&mut slot.pending_bytes);
+        let mut w = conn.write.lock();
+        w.ready = true;
+        if w.phase == Phase::Closed {
+            return Err(Fail::Refused(Attempt::Gone));
+        }
+        // The plaintext leaves the counts; its records come back in through `put_wire`.
+        w.queued = w.queued.saturating_sub(pending_bytes);
+        self.stats
+            .queued_bytes
+            .fetch_sub(pending_bytes as u64, Ordering::AcqRel);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(slot.session.wire_len_bound(pending_bytes));
+        for p in &pending {
+            if let Err(e) = slot.session.write_plain(p, &mut out) {
+                return Err(Fail::close(Close::Layer(e.reason()), self.kind, conn.peer));
+            }
+        }
+        self.put_wire(conn, w, Bytes::from(out), true, false)
     }
 
     /// Sends a keep-alive ping or pong on `conn`.
@@ -242,14 +447,19 @@ impl Shared {
         }
     }
 
-    /// Opens a connection to `addr` with `first` queued on it before anyone else can see
-    /// it (so a connect that fails at once still reports its own failure), or finds the
-    /// one another sender just opened. Returns the connection and whether `first` was
-    /// queued.
-    fn connect(&self, addr: SocketAddr, first: &Bytes) -> Result<(Arc<Conn>, bool), SendError> {
+    /// Opens a connection to `addr` (for server `name`, with a layer) with `first` queued
+    /// on it before anyone else can see it (so a connect that fails at once still reports
+    /// its own failure), or finds the one another sender just opened. Returns the
+    /// connection and whether `first` was queued.
+    fn connect(
+        &self,
+        addr: SocketAddr,
+        name: Option<&str>,
+        first: &Bytes,
+    ) -> Result<(Arc<Conn>, bool), SendError> {
         let now = self.now();
         let mut queued = false;
-        let (conn, created) = self.table.get_or_try_insert(addr, || {
+        let make = || {
             if self.blacklist.contains(&addr, now) {
                 Counters::inc(&self.stats.blacklisted_sends);
                 return Err(SendError::Blacklisted(addr));
@@ -259,6 +469,19 @@ impl Shared {
                 Counters::inc(&self.stats.conn_queue_full);
                 return Err(SendError::ConnectionQueueFull);
             }
+            let slot = match &self.layers {
+                None => None,
+                Some(f) => match f.connect(addr, name) {
+                    Ok(session) => Some(LayerSlot::new(session)),
+                    Err(e) => {
+                        Counters::inc(&self.stats.handshake_failures);
+                        return Err(SendError::ConnectionFailed {
+                            addr,
+                            reason: e.reason(),
+                        });
+                    }
+                },
+            };
             if !self.reserve_slot() {
                 Counters::inc(&self.stats.connection_limit);
                 return Err(SendError::ConnectionFailed {
@@ -274,15 +497,11 @@ impl Shared {
             Counters::inc(&self.stats.connect_attempts);
             match self.open_socket(addr) {
                 Ok((stream, local, phase)) => {
-                    let conn = Conn::new(stream, addr, local, true, phase, now);
-                    {
-                        let mut w = conn.write.lock();
-                        w.queue.push_back(first.clone());
-                        w.queued = n;
-                    }
+                    let conn =
+                        self.new_outbound(stream, addr, local, phase, now, slot, name, first);
                     Counters::inc(&self.stats.sent_queued);
                     queued = true;
-                    Ok(Arc::new(conn))
+                    conn.map(Arc::new)
                 }
                 Err(e) => {
                     self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
@@ -291,14 +510,87 @@ impl Shared {
                         .fetch_sub(n as u64, Ordering::AcqRel);
                     let why = Close::from_io(&e);
                     self.count_and_blacklist(why, std::iter::once(addr));
-                    Err(why.send_error(addr))
+                    Err(why.send_error(self.kind, addr))
                 }
             }
-        })?;
+        };
+        let (conn, created) = match name {
+            Some(n) => self.table.get_or_try_insert_named(addr, n, make)?,
+            None => self.table.get_or_try_insert(addr, make)?,
+        };
         if created {
             self.command(Command::Register(conn.clone()));
         }
         Ok((conn, queued))
+    }
+
+    /// A new outgoing connection with `first` (already reserved) queued: as wire bytes
+    /// without a layer; with one, in its pending queue behind the layer's first flight (a
+    /// TLS ClientHello).
+    #[allow(clippy::too_many_arguments)]
+    fn new_outbound(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        local: SocketAddr,
+        phase: Phase,
+        now: u64,
+        slot: Option<LayerSlot>,
+        name: Option<&str>,
+        first: &Bytes,
+    ) -> Result<Conn, SendError> {
+        let n = first.len();
+        let Some(mut slot) = slot else {
+            let conn = Conn::new(stream, addr, local, true, phase, now);
+            let mut w = conn.write.lock();
+            w.queue.push_back(first.clone());
+            w.queued = n;
+            drop(w);
+            return Ok(conn);
+        };
+        let mut wire = Vec::new();
+        slot.session.poll_wire(&mut wire);
+        if slot.ready {
+            // A layer without a handshake: the message goes behind its first flight.
+            if let Err(e) = slot.session.write_plain(first, &mut wire) {
+                self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                self.stats
+                    .queued_bytes
+                    .fetch_sub(n as u64, Ordering::AcqRel);
+                return Err(SendError::ConnectionFailed {
+                    addr,
+                    reason: e.reason(),
+                });
+            }
+        } else {
+            slot.pending.push_back(first.clone());
+            slot.pending_bytes = n;
+        }
+        // The reservation of `n` becomes pending plaintext plus the first flight (small,
+        // and it must go: counted, not refused).
+        let pending = slot.pending_bytes;
+        self.stats
+            .queued_bytes
+            .fetch_sub(n as u64, Ordering::AcqRel);
+        self.force_reserve(pending + wire.len());
+        let conn =
+            Conn::new(stream, addr, local, true, phase, now).with_layer(slot, name.map(Arc::from));
+        let mut w = conn.write.lock();
+        w.queued = pending + wire.len();
+        if !wire.is_empty() {
+            w.queue.push_back(Bytes::from(wire));
+        }
+        drop(w);
+        Ok(conn)
+    }
+
+    /// Adds `n` bytes to the global queue total, whatever the limit.
+    fn force_reserve(&self, n: usize) {
+        let n = n as u64;
+        let total = self.stats.queued_bytes.fetch_add(n, Ordering::AcqRel) + n;
+        self.stats
+            .queued_bytes_peak
+            .fetch_max(total, Ordering::Relaxed);
     }
 
     /// Adds `n` bytes to the global queue total unless that would pass `wq_max`.
@@ -359,6 +651,9 @@ impl Shared {
     /// Closes `conn` for `why`: drops its queue, unindexes it, shuts the socket down (its
     /// owner sees that and lets go), counts, blacklists and reports. Idempotent.
     pub(crate) fn close(&self, conn: &Arc<Conn>, why: Close) -> bool {
+        if matches!(why, Close::Idle | Close::Shutdown) {
+            self.say_goodbye(conn);
+        }
         let (dropped, aliases) = {
             let mut w = conn.write.lock();
             if w.phase == Phase::Closed {
@@ -373,10 +668,7 @@ impl Shared {
             (std::mem::take(&mut w.queue), std::mem::take(&mut w.aliases))
         };
         drop(dropped);
-        self.table.remove(&conn.peer, conn);
-        for a in &aliases {
-            self.table.remove(a, conn);
-        }
+        self.unindex(conn, &aliases);
         let _ = conn.stream.shutdown(Shutdown::Both);
         self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
         self.report(conn, why, &aliases);
@@ -388,22 +680,48 @@ impl Shared {
     /// connection that drains its input first.
     pub(crate) fn retire(&self, conn: &Arc<Conn>) -> Vec<SocketAddr> {
         let aliases = std::mem::take(&mut conn.write.lock().aliases);
+        self.unindex(conn, &aliases);
+        aliases
+    }
+
+    fn unindex(&self, conn: &Arc<Conn>, aliases: &[SocketAddr]) {
         self.table.remove(&conn.peer, conn);
-        for a in &aliases {
+        if conn.name.is_some() {
+            self.table.remove_named(&conn.peer, conn);
+        }
+        for a in aliases {
             self.table.remove(a, conn);
         }
-        aliases
+    }
+
+    /// Before a silent close, writes what ends the layer's session cleanly (TLS
+    /// `close_notify`) if the socket takes it now. Skipped when the layer is busy (the
+    /// caller may hold its lock) or writes are queued.
+    fn say_goodbye(&self, conn: &Conn) {
+        let Some(mut slot) = conn.layer.as_deref().and_then(|s| s.try_lock()) else {
+            return;
+        };
+        let w = conn.write.lock();
+        if w.phase != Phase::Open || !w.queue.is_empty() || !slot.ready {
+            return;
+        }
+        let mut out = Vec::new();
+        slot.session.close(&mut out);
+        if !out.is_empty() {
+            let _ = write_some(&conn.stream, &out);
+        }
     }
 
     /// Counts, blacklists and reports a failure of `conn` (its peer and aliases).
     pub(crate) fn report(&self, conn: &Conn, why: Close, aliases: &[SocketAddr]) {
         let targets = || std::iter::once(conn.peer).chain(aliases.iter().copied());
         self.count_and_blacklist(why, targets());
-        if why.error(conn.peer).is_some() {
+        if why.error(self.kind, conn.peer).is_some() {
             for addr in targets() {
-                if let Some(err) = why.error(addr) {
+                if let Some(err) = why.error(self.kind, addr) {
                     Counters::inc(&self.stats.reported);
-                    self.events.on_transport_error(Target::tcp(addr), err);
+                    self.events
+                        .on_transport_error(Target::new(self.kind, addr), err);
                 }
             }
         }

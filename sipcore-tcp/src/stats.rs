@@ -112,6 +112,15 @@ stats! {
     worker_owned,
     /// RFC 5923 aliases registered.
     aliases,
+    /// Stream-layer (TLS) handshakes completed.
+    handshakes,
+    /// Failure: a stream-layer (TLS) handshake failed (bad or untrusted certificate, a
+    /// peer that does not speak TLS, an alert).
+    handshake_failures,
+    /// Failure: `handshake_timeout` expired before the handshake completed.
+    handshake_timeouts,
+    /// Failure: the stream layer failed after its handshake.
+    layer_errors,
 }
 
 impl TcpStats {
@@ -128,6 +137,9 @@ impl TcpStats {
             + self.framing_errors
             + self.too_large
             + self.io_errors
+            + self.handshake_failures
+            + self.handshake_timeouts
+            + self.layer_errors
     }
 }
 

@@ -27,6 +27,7 @@ use slab::Slab;
 use crate::clock::ms;
 use crate::conn::{flush_queue, Conn, Phase, ReadState};
 use crate::failure::Close;
+use crate::layer::LayerSlot;
 use crate::shared::{Shared, PING};
 use crate::stats::Counters;
 use crate::wheel::Wheel;
@@ -280,14 +281,24 @@ impl Supervisor {
         let local = stream
             .local_addr()
             .unwrap_or_else(|_| std::net::SocketAddr::new(peer.ip(), 0));
-        let conn = Arc::new(Conn::new(
-            stream,
-            peer,
-            local,
-            false,
-            Phase::Open,
-            shared.now(),
-        ));
+        let slot = match &shared.layers {
+            None => None,
+            Some(f) => match f.accept(peer, local) {
+                Ok(session) => Some(LayerSlot::new(session)),
+                Err(_) => {
+                    // Our own configuration failed (no certificate): nothing to report
+                    // to; the peer sees the connection close.
+                    Counters::inc(&shared.stats.handshake_failures);
+                    shared.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                    return;
+                }
+            },
+        };
+        let conn = Conn::new(stream, peer, local, false, Phase::Open, shared.now());
+        let conn = Arc::new(match slot {
+            Some(slot) => conn.with_layer(slot, None),
+            None => conn,
+        });
         shared.table.insert(peer, conn.clone());
         let now = shared.now();
         self.add(conn, now);
@@ -555,9 +566,9 @@ impl Supervisor {
             return;
         }
         let conn = entry.conn.clone();
-        let (phase, queued, progress) = {
+        let (phase, queued, progress, ready) = {
             let w = conn.write.lock();
-            (w.phase, !w.queue.is_empty(), w.progress_ms)
+            (w.phase, !w.queue.is_empty(), w.progress_ms, w.ready)
         };
         let mut next = u64::MAX;
         let mut expired = None;
@@ -576,6 +587,14 @@ impl Supervisor {
                 &mut next,
             ),
             Phase::Open => {}
+        }
+        if !ready {
+            // The stream layer's handshake, whoever owns the connection now.
+            check(
+                conn.created_ms.saturating_add(ms(cfg.handshake_timeout)),
+                Close::HandshakeTimeout,
+                &mut next,
+            );
         }
         if queued {
             check(
@@ -596,7 +615,7 @@ impl Supervisor {
                     check(since.saturating_add(ms(cfg.read_timeout)), why, &mut next);
                 }
             }
-            if phase == Phase::Open {
+            if phase == Phase::Open && ready {
                 let last = conn.last_activity();
                 if let (Some(interval), true) = (cfg.keepalive_interval, conn.outbound) {
                     let sent = conn.ping_sent.load(Ordering::Relaxed);

@@ -1,7 +1,13 @@
-//! Shared indexes: remote address (and RFC 5923 alias) -> connection, and the blacklist.
+//! Shared indexes: remote address (and RFC 5923 alias) -> connection, (address, server
+//! name) -> outgoing layered connection, and the blacklist.
 //!
 //! The connection index is sharded (one `parking_lot::Mutex` per shard) so senders on
 //! different threads rarely meet; a lookup is one hash, one short lock and an `Arc` clone.
+//!
+//! Named connections (TLS to a server name: the name is the SNI and what the certificate
+//! was checked against) are also indexed by address and name, so a send for one name never
+//! reuses a connection authenticated for another. The address index points at one of the
+//! connections to an address (the first), for sends that name no server (responses).
 
 use std::collections::hash_map::{Entry, HashMap, RandomState};
 use std::hash::BuildHasher;
@@ -16,11 +22,14 @@ use crate::conn::Conn;
 const SHARDS: usize = 64;
 
 type Shard = Mutex<HashMap<SocketAddr, Arc<Conn>>>;
+/// Connections to one address, each with its own `Conn::name`.
+type NamedShard = Mutex<HashMap<SocketAddr, Vec<Arc<Conn>>>>;
 
 /// Remote address -> connection.
 #[derive(Debug)]
 pub(crate) struct Table {
     shards: Box<[Shard]>,
+    named: Box<[NamedShard]>,
     hasher: RandomState,
 }
 
@@ -28,14 +37,73 @@ impl Table {
     pub(crate) fn new() -> Table {
         Table {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            named: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
         }
     }
 
+    fn index(&self, addr: &SocketAddr) -> usize {
+        (self.hasher.hash_one(addr) % SHARDS as u64) as usize
+    }
+
     fn shard(&self, addr: &SocketAddr) -> &Shard {
-        let i = (self.hasher.hash_one(addr) % SHARDS as u64) as usize;
-        // `i < SHARDS == self.shards.len()`.
-        &self.shards[i]
+        // `index < SHARDS == self.shards.len()`.
+        &self.shards[self.index(addr)]
+    }
+
+    fn named_shard(&self, addr: &SocketAddr) -> &NamedShard {
+        // `index < SHARDS == self.named.len()`.
+        &self.named[self.index(addr)]
+    }
+
+    /// The connection to `addr` opened for server `name`, if any.
+    pub(crate) fn get_named(&self, addr: &SocketAddr, name: &str) -> Option<Arc<Conn>> {
+        let shard = self.named_shard(addr).lock();
+        shard
+            .get(addr)?
+            .iter()
+            .find(|c| c.name.as_deref() == Some(name))
+            .cloned()
+    }
+
+    /// The connection to `addr` for `name`, or a new one from `make` (called with the
+    /// shard locked). A new one is also indexed under `addr` alone unless another
+    /// connection is there.
+    pub(crate) fn get_or_try_insert_named<E>(
+        &self,
+        addr: SocketAddr,
+        name: &str,
+        make: impl FnOnce() -> Result<Arc<Conn>, E>,
+    ) -> Result<(Arc<Conn>, bool), E> {
+        let mut shard = self.named_shard(&addr).lock();
+        let list = shard.entry(addr).or_default();
+        if let Some(c) = list.iter().find(|c| c.name.as_deref() == Some(name)) {
+            return Ok((c.clone(), false));
+        }
+        let conn = match make() {
+            Ok(c) => c,
+            Err(e) => {
+                if list.is_empty() {
+                    shard.remove(&addr);
+                }
+                return Err(e);
+            }
+        };
+        list.push(conn.clone());
+        drop(shard);
+        self.insert_if_absent(addr, &conn);
+        Ok((conn, true))
+    }
+
+    /// Removes `conn` from the name index of `addr`.
+    pub(crate) fn remove_named(&self, addr: &SocketAddr, conn: &Arc<Conn>) {
+        let mut shard = self.named_shard(addr).lock();
+        if let Some(list) = shard.get_mut(addr) {
+            list.retain(|c| !Arc::ptr_eq(c, conn));
+            if list.is_empty() {
+                shard.remove(addr);
+            }
+        }
     }
 
     /// The connection to `addr`, if any.
@@ -94,6 +162,9 @@ impl Table {
         let mut out = Vec::new();
         for shard in self.shards.iter() {
             out.extend(shard.lock().drain().map(|(_, c)| c));
+        }
+        for shard in self.named.iter() {
+            out.extend(shard.lock().drain().flat_map(|(_, c)| c));
         }
         out
     }

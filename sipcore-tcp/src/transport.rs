@@ -18,6 +18,7 @@ use sipcore::transport::{
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::TcpConfig;
+use crate::layer::{LayerFactory, StreamLayer};
 use crate::reply::response_fallback;
 use crate::shared::Shared;
 use crate::stats::TcpStats;
@@ -117,13 +118,45 @@ impl TcpTransport {
         sink: Arc<dyn MessageSink>,
         events: Arc<dyn TransportEvents>,
     ) -> io::Result<TcpTransport> {
+        TcpTransport::start_inner(config, sink, events, None)
+    }
+
+    /// Starts the manager with a stream layer on every connection (TLS: see
+    /// `sipcore-tls`): `layers` makes each connection's [`StreamLayer`], and its
+    /// [`kind`](LayerFactory::kind) is the transport kind of every target, report and
+    /// received message. Reads, writes, limits, timeouts and failure reports are the
+    /// manager's own (see the [`layer`](crate::StreamLayer) seam); `handshake_timeout`
+    /// bounds each connection's handshake.
+    pub fn start_layered(
+        config: TcpConfig,
+        sink: Arc<dyn MessageSink>,
+        events: Arc<dyn TransportEvents>,
+        layers: Arc<dyn LayerFactory>,
+    ) -> io::Result<TcpTransport> {
+        TcpTransport::start_inner(config, sink, events, Some(layers))
+    }
+
+    fn start_inner(
+        config: TcpConfig,
+        sink: Arc<dyn MessageSink>,
+        events: Arc<dyn TransportEvents>,
+        layers: Option<Arc<dyn LayerFactory>>,
+    ) -> io::Result<TcpTransport> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         let (commands_tx, commands_rx) = crossbeam_channel::unbounded();
         let listen = config.listen.clone();
         let backlog = config.backlog;
         let workers = config.workers.max(1);
-        let shared = Arc::new(Shared::new(config, sink, events, commands_tx, waker));
+        let shared = Arc::new(Shared::new(
+            config,
+            sink,
+            events,
+            commands_tx,
+            waker,
+            layers,
+        ));
+        let tag = shared.kind.as_str().to_ascii_lowercase();
 
         let mut listeners = Vec::new();
         for addr in listen {
@@ -152,14 +185,14 @@ impl TcpTransport {
         for (i, w) in worker_states.into_iter().enumerate() {
             threads.push(
                 std::thread::Builder::new()
-                    .name(format!("sip-tcp-w{i}"))
+                    .name(format!("sip-{tag}-w{i}"))
                     .spawn(move || w.run())?,
             );
         }
         let supervisor = Supervisor::new(shared.clone(), poll, commands_rx, links);
         threads.push(
             std::thread::Builder::new()
-                .name("sip-tcp-sup".into())
+                .name(format!("sip-{tag}-sup"))
                 .spawn(move || supervisor.run())?,
         );
         let handle = Arc::new(Handle {
@@ -235,13 +268,52 @@ impl TcpTransport {
             .ok()
             .and_then(|m| m.top_via().ok().as_ref().and_then(response_fallback));
         match (fallback, first) {
-            (Some(addr), _) if addr != source => shared.send(addr, response),
+            (Some(addr), _) if addr != source => shared.send(addr, None, response),
             (_, Some(e)) => Err(e),
             _ => Err(SendError::ConnectionFailed {
                 addr: source,
                 reason: "connection gone and no usable Via",
             }),
         }
+    }
+
+    /// Sends like [`Transport::send`], naming the server for a layered transport: the
+    /// message goes on the connection to `addr` opened for `name` (TLS: the SNI and the
+    /// name its certificate was checked against), or a new one; never on a connection
+    /// opened for another name. Without a layer the name is ignored.
+    pub fn send_to(
+        &self,
+        addr: SocketAddr,
+        name: Option<&str>,
+        data: Bytes,
+    ) -> Result<(), SendError> {
+        self.shared().send(addr, name, data)
+    }
+
+    /// Runs `f` on the stream layer of the connection to (or from) `addr`, under its
+    /// lock: how a layer's owner reads per-connection state (the TLS peer identity).
+    /// `None` without such a connection or layer.
+    pub fn with_layer<R>(
+        &self,
+        addr: &SocketAddr,
+        f: impl FnOnce(&dyn StreamLayer) -> R,
+    ) -> Option<R> {
+        let conn = self.shared().table.get(addr)?;
+        let slot = conn.layer.as_deref()?.lock();
+        Some(f(slot.session.as_ref()))
+    }
+
+    /// Like [`with_layer`](Self::with_layer) for the connection to `addr` opened for
+    /// server `name`.
+    pub fn with_named_layer<R>(
+        &self,
+        addr: &SocketAddr,
+        name: &str,
+        f: impl FnOnce(&dyn StreamLayer) -> R,
+    ) -> Option<R> {
+        let conn = self.shared().table.get_named(addr, name)?;
+        let slot = conn.layer.as_deref()?.lock();
+        Some(f(slot.session.as_ref()))
     }
 
     /// Stops the threads, closing every connection (silently: no failure reports), and
@@ -252,8 +324,9 @@ impl TcpTransport {
 }
 
 impl Transport for TcpTransport {
+    /// `Tcp`, or the layer's kind for a transport from [`TcpTransport::start_layered`].
     fn kind(&self) -> TransportKind {
-        TransportKind::Tcp
+        self.shared().kind
     }
 
     /// The first listener's address (`0.0.0.0:0` when not listening).
@@ -266,19 +339,28 @@ impl Transport for TcpTransport {
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
+    /// RFC 3261 §18.2.2: the request's connection, else the Via address
+    /// ([`TcpTransport::send_response`]).
+    fn send_response(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
+        if target.transport != self.shared().kind {
+            return Err(SendError::NoTransport(target.transport));
+        }
+        TcpTransport::send_response(self, target.addr, data)
+    }
+
     /// Sends one whole message to `target.addr` over the existing connection (inbound or
     /// outbound, or one indexed under an RFC 5923 alias), else over a new one.
     ///
-    /// `Ok` means written or queued. Errors: [`SendError::NoTransport`] for a non-TCP
-    /// target, [`SendError::Blacklisted`] (fast), [`SendError::ConnectionQueueFull`] (the
+    /// `Ok` means written or queued. Errors: [`SendError::NoTransport`] for a target of
+    /// another kind than [`kind`](Transport::kind), [`SendError::Blacklisted`] (fast), [`SendError::ConnectionQueueFull`] (the
     /// connection is closed), [`SendError::QueueFull`], [`SendError::ConnectionFailed`],
     /// [`SendError::Io`], [`SendError::Closed`]. A failure that closes a connection is
     /// also reported to [`TransportEvents`] for everyone who sent on it.
     fn send(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
-        if target.transport != TransportKind::Tcp {
+        if target.transport != self.shared().kind {
             return Err(SendError::NoTransport(target.transport));
         }
-        self.shared().send(target.addr, data)
+        self.shared().send(target.addr, None, data)
     }
 }
 

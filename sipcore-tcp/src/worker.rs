@@ -71,6 +71,8 @@ pub(crate) struct Worker {
     owned: Slab<Owned>,
     wheel: Wheel,
     scratch: Vec<u8>,
+    /// Application bytes a stream layer decoded from one read.
+    plain: Vec<u8>,
     ready: VecDeque<usize>,
     dead: Vec<usize>,
     expired: Vec<(usize, u64)>,
@@ -87,6 +89,7 @@ impl Worker {
             owned: Slab::new(),
             wheel: Wheel::new(now),
             scratch: vec![0; chunk],
+            plain: Vec::new(),
             ready: VecDeque::new(),
             dead: Vec::new(),
             expired: Vec::new(),
@@ -169,7 +172,11 @@ impl Worker {
         let Some(read) = o.read.as_mut() else {
             return;
         };
-        match read_conn(&self.shared, &o.conn, read, &mut self.scratch, now) {
+        let bufs = Buffers {
+            scratch: &mut self.scratch,
+            plain: &mut self.plain,
+        };
+        match read_conn(&self.shared, &o.conn, read, bufs, now) {
             Outcome::Idle => self.evaluate(k, now),
             Outcome::More => {
                 self.ready.push_back(k);
@@ -270,19 +277,28 @@ impl Worker {
     }
 }
 
+/// A worker's buffers: what a read lands in, and what a stream layer decodes it to.
+struct Buffers<'a> {
+    scratch: &'a mut [u8],
+    plain: &'a mut Vec<u8>,
+}
+
 /// Reads until `WouldBlock` (or the per-turn budget), framing and delivering as it goes.
 fn read_conn(
     shared: &Shared,
     conn: &Arc<Conn>,
     read: &mut ReadState,
-    scratch: &mut [u8],
+    bufs: Buffers<'_>,
     now: u64,
 ) -> Outcome {
+    let Buffers { scratch, plain } = bufs;
     for _ in 0..READS_PER_TURN {
         match (&conn.stream).read(scratch) {
             Ok(0) => {
                 let why = if read.draining {
                     Close::Drained
+                } else if !conn.write.lock().ready {
+                    Close::Handshake("closed during handshake")
                 } else if read.buf.as_ref().is_some_and(|b| !b.is_empty()) {
                     Close::Truncated
                 } else {
@@ -297,7 +313,17 @@ fn read_conn(
                 if read.draining {
                     continue;
                 }
-                let data = scratch.get(..n).unwrap_or_default();
+                let mut data = scratch.get(..n).unwrap_or_default();
+                if conn.layer.is_some() {
+                    plain.clear();
+                    if !shared.layer_input(conn, data, plain) {
+                        return Outcome::Closed;
+                    }
+                    if plain.is_empty() {
+                        continue;
+                    }
+                    data = plain.as_slice();
+                }
                 match read.buf.as_mut() {
                     Some(buf) => buf.extend_from_slice(data),
                     None => read.buf = Some(BytesMut::from(data)),
@@ -406,7 +432,7 @@ fn deliver(shared: &Shared, conn: &Arc<Conn>, message: Message) {
     }
     shared.sink.on_received(Received {
         data: message.bytes(),
-        source: Target::tcp(conn.peer),
+        source: Target::new(shared.kind, conn.peer),
         local: conn.local,
     });
 }

@@ -33,7 +33,7 @@ impl<'a> Edits<'a> {
         msg.headers().iter().filter(move |h| match sel {
             Sel::Id(id) => h.id == id,
             Sel::Name(name) => {
-                h.id == HeaderId::Other && msg.slice(h.name).eq_ignore_ascii_case(name)
+                h.id == HeaderId::Other && msg.slice(h.name()).eq_ignore_ascii_case(name)
             }
         })
     }
@@ -43,7 +43,7 @@ impl<'a> Edits<'a> {
         self.msg
             .headers()
             .first()
-            .map_or(self.msg.headers_end(), |h| h.line.start as usize)
+            .map_or(self.msg.headers_end(), |h| h.line().start as usize)
     }
 
     /// Adds a Via line above the top Via (at the top of the headers when there is none),
@@ -58,7 +58,7 @@ impl<'a> Edits<'a> {
         let at = self
             .lines(Sel::Id(HeaderId::Via))
             .next()
-            .map_or(self.first_header_start(), |h| h.line.start as usize);
+            .map_or(self.first_header_start(), |h| h.line().start as usize);
         self.push(Span::new(at, at), Piece::Via(via));
         Ok(self)
     }
@@ -94,19 +94,19 @@ impl<'a> Edits<'a> {
             if left == 0 {
                 break;
             }
-            let value = self.msg.slice(h.value);
+            let value = self.msg.slice(h.value());
             let values = || CommaSplit::new(value).filter(|(s, e)| e > s);
             let count = values().count();
             if count == 0 {
                 continue;
             }
             if left >= count {
-                spans.push(h.line);
+                spans.push(h.line());
                 left -= count;
             } else {
                 // Up to the start of the first value kept: the removed ones and their commas.
                 let keep = values().nth(left).map_or(0, |(s, _)| s);
-                let start = h.value.start as usize;
+                let start = h.value().start as usize;
                 spans.push(Span::new(start, start + keep));
                 left = 0;
             }
@@ -157,11 +157,11 @@ impl<'a> Edits<'a> {
             return Err(EditError::Invalid("Record-Route value"));
         }
         let at = match self.lines(Sel::Id(HeaderId::RecordRoute)).next() {
-            Some(rr) => rr.line.start as usize,
+            Some(rr) => rr.line().start as usize,
             None => self
                 .lines(Sel::Id(HeaderId::Via))
                 .last()
-                .map_or(self.first_header_start(), |h| h.line.end as usize),
+                .map_or(self.first_header_start(), |h| h.line().end as usize),
         };
         self.push(Span::new(at, at), Piece::Header(b"Record-Route", value));
         Ok(self)
@@ -174,12 +174,12 @@ impl<'a> Edits<'a> {
         let Some(h) = self.lines(Sel::Id(HeaderId::MaxForwards)).next() else {
             return self.set_max_forwards(DEFAULT_MAX_FORWARDS);
         };
-        let hops = parse_decimal(self.msg.slice(h.value), 255)
-            .map_err(|e| EditError::Malformed(e.shifted(h.value.start as usize)))?;
+        let hops = parse_decimal(self.msg.slice(h.value()), 255)
+            .map_err(|e| EditError::Malformed(e.shifted(h.value().start as usize)))?;
         if hops == 0 {
             return Err(EditError::TooManyHops);
         }
-        self.push(h.value, Piece::Number(hops as u32 - 1));
+        self.push(h.value(), Piece::Number(hops as u32 - 1));
         Ok(self)
     }
 
@@ -225,7 +225,7 @@ impl<'a> Edits<'a> {
     }
 
     fn remove_lines(&mut self, sel: Sel<'_>, kind: Kind) {
-        let spans: SmallVec<[Span; 4]> = self.lines(sel).map(|h| h.line).collect();
+        let spans: SmallVec<[Span; 4]> = self.lines(sel).map(|h| h.line()).collect();
         for span in spans {
             self.push_kind(span, Piece::Nothing, kind);
         }
@@ -276,9 +276,9 @@ impl<'a> Edits<'a> {
         let mut it = found.into_iter();
         match it.next() {
             Some(first) => {
-                self.push_kind(first.value, value, kind);
+                self.push_kind(first.value(), value, kind);
                 for h in it {
-                    self.push_kind(h.line, Piece::Nothing, kind);
+                    self.push_kind(h.line(), Piece::Nothing, kind);
                 }
             }
             None => {

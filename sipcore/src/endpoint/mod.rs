@@ -94,6 +94,13 @@ impl Default for EndpointConfig {
     }
 }
 
+/// A worker wakes the timer thread only for a timer due more than this before the
+/// thread's planned wake-up. Waking it for every new transaction cost a futex wake and
+/// a context switch per message; most new timers are 200 ms to 32 s away, and a timer
+/// that fires up to this late is harmless (retransmission timers start at T1 = 500 ms;
+/// the zero-wait timers of reliable transports only free memory).
+const WAKE_SLACK: Duration = Duration::from_millis(20);
+
 /// State shared by every thread of the endpoint.
 pub(crate) struct Shared {
     pub(crate) layer: TransactionLayer,
@@ -121,6 +128,18 @@ impl Shared {
         r
     }
 
+    /// Sends a response of a server transaction (RFC 3261 §18.2.2 on streams).
+    fn send_response(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
+        let r = match self.streams.get(&target.transport) {
+            Some(t) => t.send_response(target, data),
+            None => self.send(target, data),
+        };
+        if r.is_err() && self.streams.contains_key(&target.transport) {
+            Counters::inc(&self.counters.send_errors);
+        }
+        r
+    }
+
     pub(crate) fn transport_for_request(&self, target: Target, len: usize) -> Target {
         match (&self.udp, target.transport) {
             (Some(udp), TransportKind::Udp)
@@ -140,7 +159,12 @@ impl Shared {
             let mut progressed = false;
             while let Some(t) = out.poll_transmit() {
                 progressed = true;
-                if let Err(e) = self.send(&t.target, t.payload) {
+                let sent = if t.payload.starts_with(b"SIP/") {
+                    self.send_response(&t.target, t.payload)
+                } else {
+                    self.send(&t.target, t.payload)
+                };
+                if let Err(e) = sent {
                     // The transaction may have ended meanwhile; nothing else to tell then.
                     let _ = self
                         .layer
@@ -157,9 +181,15 @@ impl Shared {
         }
         if let Some(armed) = out.timer_armed() {
             let mut wake = self.timer_wake.lock();
-            if wake.is_none_or(|w| armed < w) {
-                *wake = Some(armed);
-                self.timer_cv.notify_one();
+            match *wake {
+                // Asleep until after this timer (by more than the slack): wake it.
+                Some(w) if armed + WAKE_SLACK < w => {
+                    *wake = Some(armed);
+                    self.timer_cv.notify_one();
+                }
+                // Running: it takes the earliest of this and the layer's deadline.
+                None => *wake = Some(armed),
+                Some(_) => {}
             }
         }
     }

@@ -357,7 +357,9 @@ impl MessageBuf {
         self.headers()
             .iter()
             .filter(move |h| h.id == id)
-            .map(move |h| parse(self.slice(h.value)).map_err(|e| e.shifted(h.value.start as usize)))
+            .map(move |h| {
+                parse(self.slice(h.value())).map_err(|e| e.shifted(h.value().start as usize))
+            })
     }
 
     /// Every `Authorization` header, in order (one credentials value per line).

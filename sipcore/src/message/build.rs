@@ -134,6 +134,14 @@ pub(crate) fn put_clean<S: Sink>(out: &mut S, bytes: &[u8]) {
     out.put(rest);
 }
 
+/// Adds a caller's header to a builder, except Content-Length: the builders write it
+/// themselves, and a second one would make the message ambiguous.
+pub(crate) fn push_extra<'a>(headers: &mut ExtraHeaders<'a>, name: &'a [u8], value: &'a [u8]) {
+    if crate::message::HeaderId::from_name(name) != crate::message::HeaderId::ContentLength {
+        headers.push((name, value));
+    }
+}
+
 /// Writes `n` in decimal.
 pub(crate) fn put_u32<S: Sink>(out: &mut S, mut n: u32) {
     let mut digits = [0u8; 10];
@@ -437,13 +445,7 @@ impl<'a> RequestBuilder<'a> {
         name: &'a (impl AsRef<[u8]> + ?Sized),
         value: &'a (impl AsRef<[u8]> + ?Sized),
     ) -> Self {
-        // The builder writes Content-Length itself; a second one would make the
-        // message ambiguous.
-        if crate::message::HeaderId::from_name(name.as_ref())
-            != crate::message::HeaderId::ContentLength
-        {
-            self.headers.push((name.as_ref(), value.as_ref()));
-        }
+        push_extra(&mut self.headers, name.as_ref(), value.as_ref());
         self
     }
 

@@ -153,6 +153,20 @@ impl Request {
         {
             return Err(ValidationError::UnsupportedUriScheme);
         }
+        // RFC 3261 §19.1.5: a Request-URI carries no headers (RFC 4475 §3.1.2.13).
+        if let Some(sip) = uri.as_sip() {
+            if !sip.headers_raw().is_empty() {
+                let at = self
+                    .uri_bytes()
+                    .iter()
+                    .position(|&b| b == b'?')
+                    .unwrap_or(0);
+                return Err(ValidationError::Malformed(ParseError::malformed(
+                    self.uri_span().start as usize + at,
+                    "Request-URI without headers",
+                )));
+            }
+        }
         if role == ElementRole::Proxy && max_forwards == Some(0) {
             return Err(ValidationError::TooManyHops);
         }
@@ -240,8 +254,8 @@ fn content_length_conflict(
     second: &super::Header,
 ) -> ValidationError {
     let value = |h: &super::Header| {
-        super::parse_decimal(msg.slice(h.value), u64::from(u32::MAX))
-            .map_err(|e| e.shifted(h.value.start as usize))
+        super::parse_decimal(msg.slice(h.value()), u64::from(u32::MAX))
+            .map_err(|e| e.shifted(h.value().start as usize))
     };
     match (value(first), value(second)) {
         (Err(e), _) | (_, Err(e)) => ValidationError::Malformed(e),

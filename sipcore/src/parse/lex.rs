@@ -317,7 +317,10 @@ pub(crate) fn gen_value(i: &[u8]) -> PResult<'_, &[u8]> {
         },
         _ => {
             // token, plus ':' so an unbracketed IPv6 `received=` (RFC 5118 §4.5) parses.
-            let n = i.iter().take_while(|&&b| is_token(b) || b == b':').count();
+            let mut n = 0;
+            while n < i.len() && (is_token(i[n]) || i[n] == b':') {
+                n += 1;
+            }
             if n == 0 {
                 return fail(i, "parameter value");
             }
@@ -379,24 +382,61 @@ impl<'a> Param<'a> {
 
 /// nom: `*( SEMI generic-param )`, collected as the raw span so views stay `Copy` and
 /// allocation-free; iterate it with [`Params`].
+#[cfg_attr(not(test), allow(dead_code))] // used by the header views of other branches
 pub(crate) fn generic_params(i: &[u8]) -> PResult<'_, &[u8]> {
-    let mut rest = i;
-    loop {
-        let j = skip_ws(rest);
-        if j.first() != Some(&b';') {
-            let consumed = i.len() - rest.len();
-            return Ok((rest, &i[..consumed]));
+    let (rest, (raw, _)) = params_with(i, "", |_, _| true)?;
+    Ok((rest, raw))
+}
+
+/// [`generic_params`] in one pass that also checks each parameter with `check(name,
+/// value)` (failing with "valid parameter" at that parameter when it returns false) and
+/// returns the value of the first parameter named `key` (case-insensitive; `Some(None)`
+/// for a flag), so a view can keep its most used parameter without a second scan.
+#[allow(clippy::type_complexity)]
+pub(crate) fn params_with<'a>(
+    i: &'a [u8],
+    key: &str,
+    mut check: impl FnMut(&'a [u8], Option<&'a [u8]>) -> bool,
+) -> PResult<'a, (&'a [u8], Option<Option<&'a [u8]>>)> {
+    // An indexed loop rather than nom combinators: parameters are parsed on every
+    // message (Via branch, From/To tag), and this is about half the instructions.
+    let ws = |mut k: usize| {
+        while k < i.len() && is_ws(i[k]) {
+            k += 1;
         }
-        let (j, _) = sep(b';')(j)?;
-        let (j, _) = expect(token, "parameter name").parse(j)?;
-        let k = skip_ws(j);
-        rest = if k.first() == Some(&b'=') {
-            let (k, _) = sep(b'=')(k)?;
-            let (k, _) = gen_value(k)?;
-            k
+        k
+    };
+    let mut end = 0; // end of the last whole parameter
+    let mut found = None;
+    loop {
+        let semi = ws(end);
+        if i.get(semi) != Some(&b';') {
+            return Ok((&i[end..], (&i[..end], found)));
+        }
+        let n0 = ws(semi + 1);
+        let mut n1 = n0;
+        while n1 < i.len() && is_token(i[n1]) {
+            n1 += 1;
+        }
+        if n1 == n0 {
+            return fail(&i[n0..], "parameter name");
+        }
+        let name = &i[n0..n1];
+        let eq = ws(n1);
+        let value = if i.get(eq) == Some(&b'=') {
+            let (rest, v) = gen_value(&i[ws(eq + 1)..])?;
+            end = i.len() - rest.len();
+            Some(v)
         } else {
-            j
+            end = n1;
+            None
         };
+        if !check(name, value) {
+            return fail(name, "valid parameter");
+        }
+        if found.is_none() && name.eq_ignore_ascii_case(key.as_bytes()) {
+            found = Some(value);
+        }
     }
 }
 
@@ -477,21 +517,7 @@ impl Iterator for CommaSplit<'_> {
         }
         let v = self.value;
         let start = self.pos;
-        let mut k = start;
-        let mut in_quote = false;
-        let mut in_angle = false;
-        while k < v.len() {
-            match v[k] {
-                b'\\' if in_quote => k += 1,
-                b'"' => in_quote = !in_quote,
-                b'<' if !in_quote => in_angle = true,
-                b'>' if !in_quote => in_angle = false,
-                b',' if !in_quote && !in_angle => break,
-                _ => {}
-            }
-            k += 1;
-        }
-        let end = k.min(v.len());
+        let end = value_end(v, start);
         if end >= v.len() {
             self.done = true;
         } else {
@@ -507,6 +533,49 @@ impl Iterator for CommaSplit<'_> {
         }
         Some((s, e))
     }
+}
+
+/// Offset of the comma ending the value that starts at `k` (outside quoted strings and
+/// angle brackets), or `v.len()`. Jumps between the interesting bytes with memchr.
+fn value_end(v: &[u8], mut k: usize) -> usize {
+    #[derive(PartialEq)]
+    enum In {
+        Plain,
+        Angle,
+        Quote { in_angle: bool },
+    }
+    let mut state = In::Plain;
+    while k < v.len() {
+        let rest = &v[k..];
+        let hit = match state {
+            In::Plain => memchr::memchr3(b',', b'"', b'<', rest),
+            In::Angle => memchr::memchr2(b'>', b'"', rest),
+            In::Quote { .. } => memchr::memchr2(b'"', b'\\', rest),
+        };
+        let Some(h) = hit else { return v.len() };
+        k += h;
+        state = match (state, v[k]) {
+            (In::Plain, b',') => return k,
+            (In::Plain, b'"') => In::Quote { in_angle: false },
+            (In::Plain, _) => In::Angle,
+            (In::Angle, b'"') => In::Quote { in_angle: true },
+            (In::Angle, _) => In::Plain,
+            (In::Quote { in_angle }, b'"') => {
+                if in_angle {
+                    In::Angle
+                } else {
+                    In::Plain
+                }
+            }
+            (q, _) => {
+                // A quoted-pair: skip the escaped byte.
+                k += 1;
+                q
+            }
+        };
+        k += 1;
+    }
+    v.len()
 }
 
 /// Parses an unsigned decimal of at most `max`, rejecting empty input and overflow.
@@ -526,6 +595,30 @@ pub(crate) fn decimal<'a>(i: &'a [u8], max: u64, what: &'static str) -> PResult<
         };
     }
     Ok((&i[n..], v))
+}
+
+/// The standard method a token names (methods are case-sensitive), without a UTF-8
+/// check; `None` for an extension method.
+#[inline]
+pub(crate) fn standard_method(t: &[u8]) -> Option<crate::message::Method<'static>> {
+    use crate::message::Method;
+    Some(match t {
+        b"INVITE" => Method::Invite,
+        b"ACK" => Method::Ack,
+        b"BYE" => Method::Bye,
+        b"CANCEL" => Method::Cancel,
+        b"REGISTER" => Method::Register,
+        b"OPTIONS" => Method::Options,
+        b"INFO" => Method::Info,
+        b"UPDATE" => Method::Update,
+        b"PRACK" => Method::Prack,
+        b"SUBSCRIBE" => Method::Subscribe,
+        b"NOTIFY" => Method::Notify,
+        b"REFER" => Method::Refer,
+        b"MESSAGE" => Method::Message,
+        b"PUBLISH" => Method::Publish,
+        _ => return None,
+    })
 }
 
 /// Case-insensitive ASCII comparison of bytes.
@@ -565,6 +658,46 @@ mod tests {
             parts,
             vec![&b"\"a,b\" <sip:x@y;p=1,2>"[..], &b"<sip:z>"[..]]
         );
+    }
+
+    #[test]
+    fn comma_split_quotes_angles_and_escapes() {
+        let split = |v: &'static [u8]| -> Vec<&'static [u8]> {
+            CommaSplit::new(v).map(|(s, e)| &v[s..e]).collect()
+        };
+        assert_eq!(split(b"a, b ,c"), [&b"a"[..], b"b", b"c"]);
+        assert_eq!(
+            split(b"<sip:a,b>;x=\"1,2\", z"),
+            [&b"<sip:a,b>;x=\"1,2\""[..], b"z"]
+        );
+        assert_eq!(
+            split(b"\"a\\\",b\" <x>, y"),
+            [&b"\"a\\\",b\" <x>"[..], b"y"]
+        );
+        assert_eq!(
+            split(b"<sip:x;p=\">,\">, y"),
+            [&b"<sip:x;p=\">,\">"[..], b"y"]
+        );
+        assert_eq!(split(b"a>,b"), [&b"a>"[..], b"b"]);
+        assert_eq!(split(b""), [&b""[..]]);
+        assert_eq!(split(b"a,"), [&b"a"[..], b""]);
+        assert_eq!(split(b"\"unterminated, x"), [&b"\"unterminated, x"[..]]);
+    }
+
+    #[test]
+    fn params_with_checks_and_finds() {
+        let (rest, (raw, tag)) = params_with(b";a=1;TAG=x;tag=y rest", "tag", |_, _| true).unwrap();
+        assert_eq!(
+            (rest, raw, tag),
+            (
+                &b" rest"[..],
+                &b";a=1;TAG=x;tag=y"[..],
+                Some(Some(&b"x"[..]))
+            )
+        );
+        let (_, (_, flag)) = params_with(b";lr;x", "lr", |_, _| true).unwrap();
+        assert_eq!(flag, Some(None));
+        assert!(params_with(b";ttl=x", "", |n, _| n != b"ttl").is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ fn put_line(b: &mut BytesMut, req: &Request, id: HeaderId) -> Result<(), ParseEr
     let h = req
         .header_entry(id)
         .ok_or(ParseError::malformed(req.headers_end(), id.name()))?;
-    b.put_slice(req.slice(h.line));
+    b.put_slice(req.slice(h.line()));
     Ok(())
 }
 
@@ -34,10 +34,10 @@ fn derived(orig: &Request, method: &str, to_line: Option<&[u8]>) -> Result<Bytes
     b.put_slice(via);
     b.put_slice(b"\r\n");
     for h in orig.headers().iter().filter(|h| h.id == HeaderId::Route) {
-        b.put_slice(orig.slice(h.line));
+        b.put_slice(orig.slice(h.line()));
     }
     match orig.header_entry(HeaderId::MaxForwards) {
-        Some(h) => b.put_slice(orig.slice(h.line)),
+        Some(h) => b.put_slice(orig.slice(h.line())),
         None => b.put_slice(b"Max-Forwards: 70\r\n"),
     }
     put_line(&mut b, orig, HeaderId::From)?;
@@ -58,7 +58,7 @@ pub(crate) fn ack(invite: &Request, response: &Response) -> Result<Bytes, ParseE
     let to = response
         .header_entry(HeaderId::To)
         .ok_or(ParseError::malformed(response.headers_end(), "To header"))?;
-    derived(invite, "ACK", Some(response.slice(to.line)))
+    derived(invite, "ACK", Some(response.slice(to.line())))
 }
 
 /// The CANCEL for `invite` (§9.1).

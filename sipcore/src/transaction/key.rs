@@ -61,7 +61,7 @@ impl<'a> MsgKey<'a> {
         if cseq.method != method {
             let at = req
                 .header_entry(HeaderId::CSeq)
-                .map_or(0, |h| h.value.start as usize);
+                .map_or(0, |h| h.value().start as usize);
             return Err(ParseError::malformed(
                 at,
                 "CSeq method equal to the request method",

@@ -183,6 +183,13 @@ pub trait Transport: Send + Sync + fmt::Debug {
 
     /// Sends `data` (a whole SIP message) to `target.addr`.
     fn send(&self, target: &Target, data: Bytes) -> Result<(), SendError>;
+
+    /// Sends a response to a request that came from `target` (RFC 3261 §18.2.2). Stream
+    /// transports send it on the connection the request came on and, when that is gone,
+    /// to the top Via's `received`/sent-by address; the default is [`send`](Self::send).
+    fn send_response(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
+        self.send(target, data)
+    }
 }
 
 /// A message received by a transport.

@@ -4,7 +4,8 @@ use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use super::{
-    put_clean, put_header, put_tail, put_u32, render, render_into, Emit, ExtraHeaders, Sink,
+    push_extra, put_clean, put_header, put_tail, put_u32, render, render_into, Emit, ExtraHeaders,
+    Sink,
 };
 use crate::message::{HeaderId, MessageBuf, Request, StatusCode};
 
@@ -142,12 +143,7 @@ impl<'a> ResponseBuilder<'a> {
         name: &'a (impl AsRef<[u8]> + ?Sized),
         value: &'a (impl AsRef<[u8]> + ?Sized),
     ) -> Self {
-        // Content-Length is always written by the builder itself.
-        if crate::message::HeaderId::from_name(name.as_ref())
-            != crate::message::HeaderId::ContentLength
-        {
-            self.headers.push((name.as_ref(), value.as_ref()));
-        }
+        push_extra(&mut self.headers, name.as_ref(), value.as_ref());
         self
     }
 

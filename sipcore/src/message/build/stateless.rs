@@ -48,7 +48,7 @@ pub fn response_for_error(raw: &[u8], err: ParseError) -> Option<Bytes> {
     let reason = err.reason_phrase();
     // The parser's index handles folded lines; it needs an owned buffer (error path only).
     if let Ok(msg) = parse_datagram(Bytes::copy_from_slice(raw)) {
-        let fields = msg.headers().iter().map(|h| (h.id, msg.slice(h.value)));
+        let fields = msg.headers().iter().map(|h| (h.id, msg.slice(h.value())));
         return answer(fields, status, &reason);
     }
     answer(LenientHeaders::new(raw, head_start), status, &reason)

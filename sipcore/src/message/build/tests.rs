@@ -120,7 +120,7 @@ fn builders_sanitise_values() {
     assert_eq!(
         m.headers()
             .iter()
-            .filter(|h| m.slice(h.value) == b"dropped")
+            .filter(|h| m.slice(h.value()) == b"dropped")
             .count(),
         0
     );
