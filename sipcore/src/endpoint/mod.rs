@@ -195,7 +195,7 @@ impl Shared {
     }
 
     fn dispatch(&self, now: Instant, event: Event, out: &mut Outputs) {
-        let h = self.handler.clone();
+        let h = &*self.handler;
         let mut ctx = Context {
             shared: self,
             now,

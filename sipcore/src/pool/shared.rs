@@ -25,13 +25,29 @@ use crate::transport::Transport;
 /// about 2-5 µs per call that caps receiving at a few hundred thousand datagrams per
 /// second), plus a small map insert and remove per datagram.
 ///
-/// ```no_run
+/// ```
 /// use std::sync::Arc;
-/// use sipcore::pool::{ReceiverPool, SharedSocketPool};
-/// use sipcore::transport::udp::UdpConfig;
-/// # fn handler() -> Arc<dyn sipcore::pool::DatagramHandler> { unimplemented!() }
-/// let mut pool = SharedSocketPool::bind(&UdpConfig::new("127.0.0.1:5060".parse()?), 4)?;
-/// pool.start(handler())?;
+/// use sipcore::pool::{DatagramHandler, ReceiverPool, SharedSocketPool, WorkerHandler};
+/// use sipcore::transport::{udp::UdpConfig, Received};
+///
+/// /// Counts datagrams per worker (an endpoint is the usual handler).
+/// struct Count;
+/// struct Counter(u64);
+/// impl WorkerHandler for Counter {
+///     fn handle(&mut self, _: Received) {
+///         self.0 += 1;
+///     }
+/// }
+/// impl DatagramHandler for Count {
+///     fn worker(&self, _id: usize) -> Box<dyn WorkerHandler> {
+///         Box::new(Counter(0))
+///     }
+/// }
+///
+/// let mut pool = SharedSocketPool::bind(&UdpConfig::new("127.0.0.1:0".parse()?), 2)?;
+/// pool.start(Arc::new(Count))?;
+/// assert_eq!(pool.ps().len(), 2);
+/// pool.shutdown();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
