@@ -83,9 +83,12 @@ impl Default for LogConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum PoolKind {
-    /// N workers on one socket, per-flow order kept (the default).
+    /// N workers on one socket, per-flow order kept: spreads one busy peer (a trunk)
+    /// over every worker.
     Shared,
-    /// One `SO_REUSEPORT` socket per worker.
+    /// One `SO_REUSEPORT` socket per worker, per-flow order kept by the kernel's flow
+    /// hash (the default: the least CPU per call and the highest call rate measured with
+    /// sipp; one peer's traffic stays on one worker).
     Reuseport,
     /// One reader, N workers behind bounded queues.
     Dispatcher,
@@ -125,7 +128,7 @@ impl Default for ServerConfig {
             listen: vec!["127.0.0.1:5060".into()],
             next_hop: None,
             workers: 0,
-            pool: PoolKind::Shared,
+            pool: PoolKind::Reuseport,
             max_transactions: 1_000_000,
             retry_after_secs: 5,
             timer_c_secs: 180,

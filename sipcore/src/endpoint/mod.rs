@@ -571,8 +571,14 @@ impl EndpointBuilder {
     }
 }
 
+/// The timer thread. It sleeps at least one timer granularity between rounds, so
+/// timers due close together fire in one wake-up: at 1000 calls/s a proxy has thousands
+/// of distinct deadlines per second (every transaction ends on its own Timer J, K, L or
+/// M), and waking for each cost a context switch per timer (~0.4 per call, measured).
+/// A timer thus fires up to one granularity (10 ms by default) late.
 fn timer_loop(shared: &Shared) {
     let mut out = Outputs::new();
+    let tick = shared.layer.config().timer_granularity;
     while !shared.stopping.load(Ordering::Relaxed) {
         let t = now();
         shared.layer.handle_timeout(t, &mut out);
@@ -581,7 +587,8 @@ fn timer_loop(shared: &Shared) {
             .layer
             .next_deadline()
             .unwrap_or(t + Duration::from_millis(100))
-            .min(now() + Duration::from_millis(100));
+            .min(now() + Duration::from_millis(100))
+            .max(t + tick);
         let mut wake = shared.timer_wake.lock();
         // A worker may have armed an earlier timer since next_deadline() was read.
         let next = wake.map_or(next, |w| w.min(next));

@@ -5,7 +5,7 @@
 //!
 //! | strategy | threads | per-flow order kept by | cost of keeping order |
 //! |---|---|---|---|
-//! | [`SharedSocketPool`] | N workers on one socket (Kamailio's `children`) | a receive lock + per-flow sequencer | `recvfrom` calls are serialised; one map insert/remove per datagram |
+//! | [`SharedSocketPool`] | N workers on one socket (Kamailio's `children`) | one receiving worker at a time + per-flow sequencer | `recvfrom` calls are serialised; one map insert/remove and one non-blocking `recvfrom` per datagram |
 //! | [`ReusePortPool`] | N workers, one `SO_REUSEPORT` socket each | the kernel's flow hash | none, but one busy peer lands on one worker |
 //! | [`DispatcherPool`] | 1 reader + N workers over bounded channels | hashing the source to one worker's FIFO | a channel hand-off per datagram |
 //! | [`InlinePool`] | none: the application's own loop | a single thread | no parallelism |
@@ -185,6 +185,24 @@ pub(crate) fn recv_one(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Receives one datagram if one is queued, without waiting (`MSG_DONTWAIT` on this call
+/// only: the socket stays blocking for the other workers). `None` when nothing is queued
+/// or the receive failed.
+pub(crate) fn recv_now(
+    socket: &std::net::UdpSocket,
+    scratch: &mut [u8],
+    local: SocketAddr,
+) -> Option<Received> {
+    let (n, _, source) =
+        rustix::net::recvfrom(socket, &mut *scratch, rustix::net::RecvFlags::DONTWAIT).ok()?;
+    let source = SocketAddr::try_from(source?).ok()?;
+    Some(Received {
+        data: bytes::Bytes::copy_from_slice(scratch.get(..n)?),
+        source: crate::transport::Target::udp(source),
+        local,
+    })
 }
 
 /// Snapshots of per-worker stats, numbered in order.

@@ -60,8 +60,10 @@ pub struct Config {
     /// Number of table shards, each behind its own `parking_lot::Mutex`; rounded up to a
     /// power of two. Default 64: with a few dozen worker threads, two rarely meet.
     pub shards: usize,
-    /// Timer wheel slot width. Timers fire at their exact deadline; the granularity only
-    /// sizes the slots. Default 10 ms.
+    /// Timer wheel slot width. The layer fires timers at their exact deadline (as
+    /// [`handle_timeout`](crate::transaction::TransactionLayer::handle_timeout) is
+    /// called); the endpoint's timer thread wakes at most once per granularity, so there
+    /// a timer fires up to one granularity late. Default 10 ms.
     pub timer_granularity: Duration,
     /// Slots per wheel (one wheel per shard). Timers further than `slots *
     /// timer_granularity` ahead wait in their slot for later rounds. Default 1024
