@@ -61,6 +61,8 @@ pub struct Config {
     pub cdr: CdrConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// TLS: the certificate for `tls:` listen addresses, the roots for outgoing TLS.
+    pub tls: crate::tls::TlsSection,
 }
 
 /// `[log]`
@@ -226,7 +228,7 @@ pub struct AclConfig {
 pub struct GatewayConfig {
     /// `IP:PORT`.
     pub address: String,
-    /// `udp` or `tcp` (default: `udp`).
+    /// `udp`, `tcp` or `tls` (default: `udp`; `tls` needs `tls.ca_file`).
     #[serde(default = "udp")]
     pub transport: String,
     /// Lower first.
@@ -523,10 +525,13 @@ impl Config {
                         format!("{:?} is not IP:PORT", g.address),
                     )
                 })?;
-                if !matches!(g.transport.to_ascii_lowercase().as_str(), "udp" | "tcp") {
+                if !matches!(
+                    g.transport.to_ascii_lowercase().as_str(),
+                    "udp" | "tcp" | "tls"
+                ) {
                     return Err(bad(
                         "routes.prefix.gateways.transport",
-                        format!("{:?}: udp or tcp", g.transport),
+                        format!("{:?}: udp, tcp or tls", g.transport),
                     ));
                 }
             }
@@ -538,6 +543,7 @@ impl Config {
             m.parse::<SocketAddr>()
                 .map_err(|_| bad("metrics.listen", format!("{m:?} is not IP:PORT")))?;
         }
+        crate::tls::check(self).map_err(|(key, msg)| bad(key, msg))?;
         Ok(())
     }
 
