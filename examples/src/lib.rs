@@ -7,7 +7,8 @@
 //!
 //! - RFC 3261 §16 stateful proxying: Max-Forwards, loop detection by Via branch,
 //!   Record-Route (double when the transport changes), loose and strict routing, best
-//!   final response, CANCEL, ACK for 2xx, Timer C, 503 at once on transport failure;
+//!   final response (a 401/407 carrying the challenges of every forked branch), CANCEL,
+//!   ACK for 2xx, Timer C, 503 at once on transport failure;
 //! - a registrar with a pluggable location store, digest authentication (MD5, SHA-256);
 //! - Class-4 prefix routes with serial failover and a gateway blacklist, an IP ACL;
 //! - asynchronous CDRs in a JSON-lines journal, Prometheus metrics;
@@ -44,8 +45,7 @@
 //! name its IP address; no SNI name is sent), client certificates (neither asked of TLS
 //! clients nor presented to TLS servers), certificate reload without a restart (the
 //! transport has [`TlsTransport::reload`](sipcore_tls::TlsTransport::reload); nothing
-//! calls it yet), merging of 401/407 challenges across
-//! forked branches (§16.7 step 7: the best one is relayed alone), nonce-count replay
+//! calls it yet), nonce-count replay
 //! tracking (nonces are stateless; bound them with `nonce_ttl_secs`), a persistent
 //! location store (the [`location::Location`] trait is the place for one).
 
