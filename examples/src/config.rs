@@ -196,6 +196,9 @@ pub struct AuthConfig {
     pub algorithms: Vec<String>,
     /// Nonce lifetime; an older nonce is answered with `stale=true`.
     pub nonce_ttl_secs: u64,
+    /// Nonces whose counts (`nc`) are tracked against replays; when full, the oldest
+    /// are dropped and their clients challenged again (`stale=true`).
+    pub max_nonces: usize,
     /// The users.
     pub users: Vec<UserConfig>,
 }
@@ -208,6 +211,7 @@ impl Default for AuthConfig {
             invite: false,
             algorithms: vec!["SHA-256".into(), "MD5".into()],
             nonce_ttl_secs: 300,
+            max_nonces: 100_000,
             users: Vec::new(),
         }
     }
@@ -480,6 +484,9 @@ impl Config {
                 "auth.algorithms",
                 "no algorithm to challenge with".into(),
             ));
+        }
+        if self.auth.max_nonces == 0 {
+            return Err(bad("auth.max_nonces", "must be above 0".into()));
         }
         for u in &self.auth.users {
             if u.username.is_empty() {

@@ -9,7 +9,8 @@
 //!   Record-Route (double when the transport changes), loose and strict routing, best
 //!   final response (a 401/407 carrying the challenges of every forked branch), CANCEL,
 //!   ACK for 2xx, Timer C, 503 at once on transport failure;
-//! - a registrar with a pluggable location store, digest authentication (MD5, SHA-256);
+//! - a registrar with a pluggable location store, digest authentication (MD5, SHA-256,
+//!   nonces that expire, nonce counts checked against replays);
 //! - Class-4 prefix routes with serial failover and a gateway blacklist, an IP ACL;
 //! - asynchronous CDRs in a JSON-lines journal, Prometheus metrics;
 //! - UDP, TCP and TLS (`tls:ADDR` listen addresses with a certificate from `[tls]`;
@@ -20,7 +21,7 @@
 //! bin/sipcore-proxy ─ cli ─ config ─ server::start ─┬─ Endpoint (sipcore) ── UDP pool
 //!                                                   └─ Proxy: Handler
 //!        proxy ─ target (Route, loop hash) ─ forward (edits) ─ calls (§16.7 state)
-//!              ─ registrar/location ─ auth ─ routes (Class-4) ─ acl ─ cdr ─ metrics
+//!              ─ registrar/location ─ auth (nonces) ─ routes (Class-4) ─ acl ─ cdr ─ metrics
 //!        tls ([tls] → sipcore-tls: TCP manager + rustls; TLS stats in metrics)
 //! ```
 //!
@@ -45,9 +46,9 @@
 //! name its IP address; no SNI name is sent), client certificates (neither asked of TLS
 //! clients nor presented to TLS servers), certificate reload without a restart (the
 //! transport has [`TlsTransport::reload`](sipcore_tls::TlsTransport::reload); nothing
-//! calls it yet), nonce-count replay
-//! tracking (nonces are stateless; bound them with `nonce_ttl_secs`), a persistent
-//! location store (the [`location::Location`] trait is the place for one).
+//! calls it yet), replay protection for digest credentials without `qop` (the counts
+//! of `qop=auth` ones are tracked, see [`nonces`]), a persistent location store (the
+//! [`location::Location`] trait is the place for one).
 
 // An application, not the sans-IO core: it reads the clock.
 #![allow(clippy::disallowed_methods)]
@@ -62,6 +63,7 @@ pub mod forward;
 pub mod local;
 pub mod location;
 pub mod metrics;
+pub mod nonces;
 pub mod proxy;
 pub mod registrar;
 pub mod routes;

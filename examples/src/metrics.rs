@@ -150,6 +150,8 @@ pub struct Gauges {
     pub cdr_queue: usize,
     /// Gateways blacklisted now.
     pub blacklisted: usize,
+    /// Digest nonces whose counts are tracked (bounded by `auth.max_nonces`).
+    pub nonces: usize,
 }
 
 /// Renders everything as Prometheus text.
@@ -231,6 +233,7 @@ pub fn render(m: &Metrics, endpoint: &Endpoint, g: Gauges, extra: &str) -> Strin
             "gauge",
             g.blacklisted as u64,
         ),
+        ("sipcore_auth_nonces", "gauge", g.nonces as u64),
     ];
     for (name, kind, v) in simple {
         let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {v}");

@@ -231,6 +231,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
                     registrations: px.registrar.as_ref().map_or(0, |r| r.len()),
                     cdr_queue: px.cdr.as_ref().map_or(0, |c| c.depth()),
                     blacklisted: px.routes.blacklisted(Instant::now()),
+                    nonces: px.auth.as_ref().map_or(0, |a| a.tracked_nonces()),
                 };
                 let mut extra = tc
                     .as_ref()
