@@ -1,15 +1,25 @@
 //! Digest authentication (RFC 3261 §22, RFC 7616, RFC 8760): MD5 and SHA-256 with
-//! `qop=auth`, users with stored HA1 values, stateless nonces that expire (an expired
-//! but genuine nonce is answered with `stale=true`).
+//! `qop=auth`, users with stored HA1 values, nonces that expire (an expired but
+//! genuine nonce is answered with `stale=true`) and whose counts are tracked.
 //!
-//! A nonce is `<seconds since start, hex><MAC, 16 hex>`, the MAC being the first
-//! 8 bytes of `SHA-256(secret ":" seconds)`: the proxy keeps no per-nonce state, and a
-//! restart (new secret) invalidates old nonces. Nonce counts are not tracked, so a
-//! replayed request within the nonce lifetime is accepted: bound the lifetime.
+//! A nonce is `<seconds since start, hex><serial, 16 hex><MAC, 16 hex>`, the MAC being
+//! the first 8 bytes of `SHA-256(secret ":" seconds ":" serial)`: issuing one keeps no
+//! state, every challenge gets a nonce of its own (the serial; two clients challenged
+//! in the same second must not share a nonce, or the second one's `nc=00000001` would
+//! be a replay of the first's), and a restart (new secret) invalidates old nonces.
+//!
+//! Once a nonce has authenticated a request with `qop=auth`, its nonce count is kept
+//! ([`NonceCounts`], bounded by `auth.max_nonces`): a later request must carry a higher
+//! `nc`, else it is a replay and is challenged again (`stale=true`: the credentials
+//! were right, so the UA retries with the fresh nonce without asking its user; a
+//! replayer cannot). Credentials without `qop` (RFC 2069 style, no `nc`) are
+//! still accepted and are not protected against replay within the nonce lifetime;
+//! every challenge offers `qop="auth"`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use md5::Md5;
@@ -17,6 +27,7 @@ use sha2::{Digest, Sha256};
 use sipcore::message::{Credentials, Request};
 
 use crate::config::AuthConfig;
+use crate::nonces::{NonceCounts, NonceUse};
 
 /// A digest algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +114,9 @@ pub struct Auth {
     nonce_ttl: Duration,
     secret: String,
     epoch: Instant,
+    /// The serial of the next nonce (starts at a random value).
+    serial: AtomicU64,
+    counts: NonceCounts,
     /// Challenge REGISTER.
     pub register: bool,
     /// Challenge INVITE from local users.
@@ -151,6 +165,8 @@ impl Auth {
             nonce_ttl: Duration::from_secs(cfg.nonce_ttl_secs),
             secret: format!("{:016x}{:016x}", h.finish(), h2.finish()),
             epoch: now,
+            serial: AtomicU64::new(h2.finish().rotate_left(17) ^ h.finish()),
+            counts: NonceCounts::new(cfg.max_nonces),
             register: cfg.register,
             invite: cfg.invite,
         }
@@ -161,30 +177,49 @@ impl Auth {
         self.users.contains_key(name)
     }
 
-    fn mac(&self, stamp: &str) -> String {
-        let full = Algorithm::Sha256.hash(&[self.secret.as_bytes(), stamp.as_bytes()]);
+    fn mac(&self, stamp: &str, serial: &str) -> String {
+        let full =
+            Algorithm::Sha256.hash(&[self.secret.as_bytes(), stamp.as_bytes(), serial.as_bytes()]);
         full.get(..16).unwrap_or_default().to_string()
     }
 
-    /// A fresh nonce.
+    /// A fresh nonce, unique to this call.
     pub fn nonce(&self, now: Instant) -> String {
         let stamp = format!("{:x}", now.saturating_duration_since(self.epoch).as_secs());
-        let mac = self.mac(&stamp);
-        format!("{stamp}{mac}")
+        let serial = format!("{:016x}", self.serial.fetch_add(1, Ordering::Relaxed));
+        let mac = self.mac(&stamp, &serial);
+        format!("{stamp}{serial}{mac}")
     }
 
-    /// `Ok(true)`: genuine and fresh; `Ok(false)`: genuine, expired; `Err`: not ours.
-    fn check_nonce(&self, nonce: &str, now: Instant) -> Result<bool, ()> {
-        let split = nonce.len().checked_sub(16).ok_or(())?;
-        let (stamp, mac) = (nonce.get(..split).ok_or(())?, nonce.get(split..).ok_or(())?);
-        if stamp.is_empty() || self.mac(stamp) != mac {
+    /// A nonce of ours: `Ok((issued, serial, fresh))`, the second it was issued at, its
+    /// serial, and whether it is still fresh; `Err`: not ours.
+    fn check_nonce(&self, nonce: &str, now: Instant) -> Result<(u64, u64, bool), ()> {
+        let split = nonce.len().checked_sub(32).ok_or(())?;
+        let stamp = nonce.get(..split).ok_or(())?;
+        let serial = nonce.get(split..split + 16).ok_or(())?;
+        let mac = nonce.get(split + 16..).ok_or(())?;
+        if stamp.is_empty() || self.mac(stamp, serial) != mac {
             return Err(());
         }
         let secs = u64::from_str_radix(stamp, 16).map_err(|_| ())?;
+        let serial = u64::from_str_radix(serial, 16).map_err(|_| ())?;
         let age = now
             .saturating_duration_since(self.epoch)
             .saturating_sub(Duration::from_secs(secs));
-        Ok(age <= self.nonce_ttl)
+        Ok((secs, serial, age <= self.nonce_ttl))
+    }
+
+    /// Nonces issued before this second have expired at `now` (what
+    /// [`check_nonce`](Self::check_nonce) calls stale, and a little less).
+    fn expired_before(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.epoch)
+            .as_secs()
+            .saturating_sub(self.nonce_ttl.as_secs())
+    }
+
+    /// Nonces whose counts are tracked now.
+    pub fn tracked_nonces(&self) -> usize {
+        self.counts.len()
     }
 
     /// The challenge header values (one per algorithm, preferred first).
@@ -243,17 +278,22 @@ impl Auth {
         let Some(ha1) = ha1 else {
             return Verdict::Challenge { stale: false };
         };
-        match self.check_nonce(&nonce, now) {
-            Ok(true) => {}
-            Ok(false) => return Verdict::Challenge { stale: true },
+        let (issued, serial) = match self.check_nonce(&nonce, now) {
+            Ok((issued, serial, true)) => (issued, serial),
+            Ok((_, _, false)) => return Verdict::Challenge { stale: true },
             Err(()) => return Verdict::Challenge { stale: false },
-        }
+        };
         let ha2 = algorithm.hash(&[method.as_bytes(), uri.as_bytes()]);
+        let mut count = None;
         let expected = match c.qop() {
             Some(q) if q.eq_ignore_ascii_case("auth") => {
                 let (Some(nc), Some(cnonce)) = (c.param("nc"), c.cnonce()) else {
                     return Verdict::Challenge { stale: false };
                 };
+                let Some(n) = parse_nc(&nc) else {
+                    return Verdict::Challenge { stale: false };
+                };
+                count = Some(n);
                 algorithm.hash(&[
                     ha1.as_bytes(),
                     nonce.as_bytes(),
@@ -266,12 +306,30 @@ impl Auth {
             Some(_) => return Verdict::Challenge { stale: false },
             None => algorithm.hash(&[ha1.as_bytes(), nonce.as_bytes(), ha2.as_bytes()]),
         };
-        if expected.eq_ignore_ascii_case(&response) {
-            Verdict::Authenticated(username.into_owned())
-        } else {
-            Verdict::Forbidden
+        if !expected.eq_ignore_ascii_case(&response) {
+            return Verdict::Forbidden;
         }
+        if let Some(nc) = count {
+            match self
+                .counts
+                .record(issued, serial, nc, self.expired_before(now))
+            {
+                NonceUse::Accepted => {}
+                NonceUse::Replayed | NonceUse::Dropped => {
+                    return Verdict::Challenge { stale: true }
+                }
+            }
+        }
+        Verdict::Authenticated(username.into_owned())
     }
+}
+
+/// A nonce count: 8 hex digits (RFC 7616 `nc-value`; fewer are taken too).
+fn parse_nc(nc: &str) -> Option<u32> {
+    if nc.is_empty() || nc.len() > 8 || !nc.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(nc, 16).ok()
 }
 
 #[cfg(test)]
@@ -282,10 +340,15 @@ mod tests {
     use sipcore::message::Message;
 
     fn auth() -> Auth {
+        auth_with(100_000)
+    }
+
+    fn auth_with(max_nonces: usize) -> Auth {
         Auth::new(
             &AuthConfig {
                 realm: "sipcore".into(),
                 register: true,
+                max_nonces,
                 users: vec![UserConfig {
                     username: "alice".into(),
                     password: Some("secret".into()),
@@ -308,18 +371,23 @@ mod tests {
     }
 
     fn answer(a: Algorithm, nonce: &str, password: &str, qop: bool) -> String {
+        answer_nc(a, nonce, password, qop, 1)
+    }
+
+    fn answer_nc(a: Algorithm, nonce: &str, password: &str, qop: bool, nc: u32) -> String {
         let ha1 = a.hash(&[b"alice", b"sipcore", password.as_bytes()]);
         let ha2 = a.hash(&[b"REGISTER", b"sip:127.0.0.1"]);
         if qop {
+            let nc = format!("{nc:08x}");
             let r = a.hash(&[
                 ha1.as_bytes(),
                 nonce.as_bytes(),
-                b"00000001",
+                nc.as_bytes(),
                 b"cn",
                 b"auth",
                 ha2.as_bytes(),
             ]);
-            format!("Authorization: Digest username=\"alice\", realm=\"sipcore\", nonce=\"{nonce}\", uri=\"sip:127.0.0.1\", response=\"{r}\", algorithm={}, qop=auth, nc=00000001, cnonce=\"cn\"\r\n", a.name())
+            format!("Authorization: Digest username=\"alice\", realm=\"sipcore\", nonce=\"{nonce}\", uri=\"sip:127.0.0.1\", response=\"{r}\", algorithm={}, qop=auth, nc={nc}, cnonce=\"cn\"\r\n", a.name())
         } else {
             let r = a.hash(&[ha1.as_bytes(), nonce.as_bytes(), ha2.as_bytes()]);
             format!("Authorization: Digest username=\"alice\", realm=\"sipcore\", nonce=\"{nonce}\", uri=\"sip:127.0.0.1\", response=\"{r}\", algorithm={}\r\n", a.name())
@@ -346,9 +414,11 @@ mod tests {
         let ch = a.challenges(now, false);
         assert!(ch[0].contains("algorithm=SHA-256") && ch[1].contains("algorithm=MD5"));
         let nonce = a.nonce(now);
+        let mut nc = 0;
         for alg in [Algorithm::Md5, Algorithm::Sha256] {
             for qop in [true, false] {
-                let r = register(&answer(alg, &nonce, "secret", qop));
+                nc += 1; // one nonce, so its count grows across the requests
+                let r = register(&answer_nc(alg, &nonce, "secret", qop, nc));
                 assert_eq!(
                     a.check(&r, false, now),
                     Verdict::Authenticated("alice".into())
@@ -357,7 +427,12 @@ mod tests {
         }
         let wrong = register(&answer(Algorithm::Md5, &nonce, "guess", true));
         assert_eq!(a.check(&wrong, false, now), Verdict::Forbidden);
-        let forged = register(&answer(Algorithm::Md5, "10123456789abcdef", "secret", true));
+        let forged = register(&answer(
+            Algorithm::Md5,
+            "10123456789abcdef0123456789abcdef",
+            "secret",
+            true,
+        ));
         assert_eq!(
             a.check(&forged, false, now),
             Verdict::Challenge { stale: false }
@@ -376,5 +451,104 @@ mod tests {
             Verdict::Challenge { stale: true }
         );
         assert!(a.challenges(later, true)[0].ends_with("stale=true"));
+    }
+
+    #[test]
+    fn a_reused_nonce_count_is_a_replay() {
+        let a = auth();
+        let now = Instant::now();
+        let nonce = a.nonce(now);
+        let with = |nc: u32| register(&answer_nc(Algorithm::Sha256, &nonce, "secret", true, nc));
+        let ok = Verdict::Authenticated("alice".into());
+        let replay = Verdict::Challenge { stale: true };
+        assert_eq!(a.check(&with(1), false, now), ok);
+        assert_eq!(a.check(&with(1), false, now), replay);
+        assert_eq!(a.check(&with(2), false, now), ok);
+        assert_eq!(a.check(&with(1), false, now), replay);
+        assert_eq!(a.check(&with(2), false, now), replay);
+        // A wrong answer is refused before its count is looked at, and does not use it.
+        let wrong = register(&answer_nc(Algorithm::Sha256, &nonce, "guess", true, 3));
+        assert_eq!(a.check(&wrong, false, now), Verdict::Forbidden);
+        assert_eq!(a.check(&with(3), false, now), ok);
+        // Counts may skip; the nonce is the same for either algorithm.
+        let md5 = register(&answer_nc(Algorithm::Md5, &nonce, "secret", true, 9));
+        assert_eq!(a.check(&md5, false, now), ok);
+        assert_eq!(a.check(&with(8), false, now), replay);
+        assert_eq!(a.tracked_nonces(), 1);
+        // Every challenge has a nonce of its own, even within a second (two UAs
+        // challenged together both start at nc=00000001), with its own count.
+        let other = a.nonce(now);
+        assert_ne!(other, nonce);
+        let r = register(&answer_nc(Algorithm::Sha256, &other, "secret", true, 1));
+        assert_eq!(a.check(&r, false, now), ok);
+        assert_eq!(a.tracked_nonces(), 2);
+        // Without qop there is no count: not tracked (nor protected).
+        let plain = register(&answer(Algorithm::Md5, &nonce, "secret", false));
+        assert_eq!(a.check(&plain, false, now), ok);
+        assert_eq!(a.check(&plain, false, now), ok);
+        assert_eq!(a.tracked_nonces(), 2);
+        // A count that is not 1-8 hex digits is no answer.
+        let bad = register(
+            &answer_nc(Algorithm::Sha256, &nonce, "secret", true, 10)
+                .replace("nc=0000000a", "nc=00000000a"),
+        );
+        assert_eq!(
+            a.check(&bad, false, now),
+            Verdict::Challenge { stale: false }
+        );
+    }
+
+    #[test]
+    fn expired_nonces_leave_the_count_table() {
+        let a = auth();
+        let now = Instant::now();
+        let nonce = a.nonce(now);
+        let r = register(&answer(Algorithm::Sha256, &nonce, "secret", true));
+        assert_eq!(
+            a.check(&r, false, now),
+            Verdict::Authenticated("alice".into())
+        );
+        let later = now + Duration::from_secs(302);
+        let fresh = a.nonce(later);
+        let r = register(&answer(Algorithm::Sha256, &fresh, "secret", true));
+        assert_eq!(
+            a.check(&r, false, later),
+            Verdict::Authenticated("alice".into())
+        );
+        assert_eq!(a.tracked_nonces(), 1);
+    }
+
+    #[test]
+    fn a_full_count_table_challenges_the_oldest_nonces_again() {
+        let a = auth_with(2);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let nonces: Vec<String> = (0..3).map(|s| a.nonce(at(s))).collect();
+        let use_nonce = |i: usize, nc: u32| {
+            let r = register(&answer_nc(
+                Algorithm::Sha256,
+                &nonces[i],
+                "secret",
+                true,
+                nc,
+            ));
+            a.check(&r, false, at(3))
+        };
+        let ok = Verdict::Authenticated("alice".into());
+        for i in 0..3 {
+            assert_eq!(use_nonce(i, 1), ok);
+        }
+        assert_eq!(a.tracked_nonces(), 2);
+        // The oldest nonce was dropped: it is challenged again, never replayable.
+        assert_eq!(use_nonce(0, 1), Verdict::Challenge { stale: true });
+        assert_eq!(use_nonce(0, 2), Verdict::Challenge { stale: true });
+        // The others keep their counts.
+        assert_eq!(use_nonce(1, 1), Verdict::Challenge { stale: true });
+        assert_eq!(use_nonce(2, 2), ok);
+        // A fresh nonce goes in (dropping the next oldest).
+        let fresh = a.nonce(at(4));
+        let r = register(&answer_nc(Algorithm::Sha256, &fresh, "secret", true, 1));
+        assert_eq!(a.check(&r, false, at(4)), ok);
+        assert_eq!(a.tracked_nonces(), 2);
     }
 }

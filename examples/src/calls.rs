@@ -1,5 +1,6 @@
 //! Per-request proxy state (the "response context" of RFC 3261 §16.7): the server
-//! transaction, its branches, the best final response so far, and the sharded map
+//! transaction, its branches, the best final response so far, the 401/407 responses
+//! whose challenges are merged into the one relayed (§16.7 step 7), and the sharded map
 //! from transaction ids (server and client) to it.
 //!
 //! Entries are removed when their transaction terminates, so the map is bounded by the
@@ -11,8 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
-use sipcore::message::{Request, Response, StatusCode};
+use sipcore::message::{HeaderId, Request, Response, StatusCode};
 use sipcore::transaction::TransactionId;
 use sipcore::transport::Target;
 use smallvec::SmallVec;
@@ -78,6 +80,8 @@ pub struct Call {
     pub branches: SmallVec<[Branch; 2]>,
     /// Best final response of finished branches.
     pub best: Option<Candidate>,
+    /// Every 401 and 407 received on a finished branch, for §16.7 step 7.
+    pub challenges: Challenges,
     /// A final response went upstream.
     pub answered: bool,
     /// A CANCEL arrived.
@@ -103,6 +107,7 @@ impl Call {
             invite,
             branches: SmallVec::new(),
             best: None,
+            challenges: Challenges::default(),
             answered: false,
             cancelled: false,
             failover: Vec::new(),
@@ -118,6 +123,7 @@ impl Call {
         if self.answered && self.pending().next().is_none() {
             self.request = None;
             self.best = None;
+            self.challenges = Challenges::default();
             self.failover = Vec::new();
             self.number = String::new();
         }
@@ -133,8 +139,9 @@ impl Call {
         self.branches.iter().filter(|b| b.status == 0)
     }
 
-    /// Records a final candidate, keeping the best.
+    /// Records a final candidate, keeping the best (and every 401/407 received).
     pub fn offer(&mut self, c: Candidate) {
+        self.challenges.note(&c);
         match &self.best {
             Some(best) if !c.better_than(best) => {}
             _ => self.best = Some(c),
@@ -149,6 +156,62 @@ impl Call {
             return Some(StatusCode::REQUEST_TERMINATED);
         }
         StatusCode::new(best.status)
+    }
+}
+
+/// 401 and 407: the responses that carry challenges (§16.7 step 7).
+fn is_challenge(status: u16) -> bool {
+    matches!(status, 401 | 407)
+}
+
+/// The 401 and 407 responses of a response context's branches (at most one per
+/// branch, so bounded by the branch count), kept until the call is answered.
+#[derive(Debug, Clone, Default)]
+pub struct Challenges(Vec<Response>);
+
+impl Challenges {
+    /// Keeps `c` if it is a received 401 or 407.
+    pub fn note(&mut self, c: &Candidate) {
+        if let Some(r) = c.response.as_ref().filter(|_| is_challenge(c.status)) {
+            self.0.push(r.clone());
+        }
+    }
+
+    /// How many are kept.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// RFC 3261 §16.7 step 7: when `best` (the response chosen to go upstream) is a 401
+    /// or 407, every `WWW-Authenticate` and `Proxy-Authenticate` value of the other
+    /// 401 and 407 responses received so far, in order of arrival, to add to it
+    /// unchanged (header name, value). Empty otherwise.
+    ///
+    /// A UAC whose request forked to several UASes (or domains) with credentials of
+    /// their own then answers every challenge in one retry.
+    pub fn for_best(&self, best: &Response) -> Vec<(&'static str, Bytes)> {
+        let mut out = Vec::new();
+        if !is_challenge(best.status().as_u16()) {
+            return out;
+        }
+        // The responses of different branches differ at least in their top Via (each
+        // branch has its own), so equal bytes are the chosen response itself.
+        for r in self.0.iter().filter(|r| r.as_bytes() != best.as_bytes()) {
+            for (id, name) in [
+                (HeaderId::WwwAuthenticate, "WWW-Authenticate"),
+                (HeaderId::ProxyAuthenticate, "Proxy-Authenticate"),
+            ] {
+                for v in r.header_all(id) {
+                    out.push((name, Bytes::copy_from_slice(v)));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -242,14 +305,86 @@ impl Calls {
 mod tests {
     use super::*;
 
+    fn resp(status: u16, branch: u32, extra: &str) -> Response {
+        let text = format!(
+            "SIP/2.0 {status} X\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK{branch}\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        sipcore::transaction::stateless::parse_response(Bytes::from(text)).unwrap()
+    }
+
     fn c(status: u16, local: bool) -> Candidate {
-        let response = (!local).then(|| {
-            let text = format!(
-                "SIP/2.0 {status} X\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-            );
-            sipcore::transaction::stateless::parse_response(bytes::Bytes::from(text)).unwrap()
-        });
+        let response = (!local).then(|| resp(status, 1, ""));
         Candidate { status, response }
+    }
+
+    #[test]
+    fn challenges_of_other_branches_are_merged() {
+        let mut kept = Challenges::default();
+        let mut best: Option<Candidate> = None;
+        let a = resp(
+            401,
+            1,
+            "WWW-Authenticate: Digest realm=\"a\", nonce=\"1\"\r\n",
+        );
+        let b = resp(
+            407,
+            2,
+            "Proxy-Authenticate: Digest realm=\"b\", nonce=\"2\"\r\nProxy-Authenticate: Digest realm=\"b\", nonce=\"3\", algorithm=SHA-256\r\n",
+        );
+        for (status, r) in [(401, &a), (486, &resp(486, 3, "")), (407, &b)] {
+            let cand = Candidate {
+                status,
+                response: Some(r.clone()),
+            };
+            kept.note(&cand);
+            if best.as_ref().is_none_or(|b| cand.better_than(b)) {
+                best = Some(cand);
+            }
+        }
+        kept.note(&c(503, true));
+        assert_eq!(kept.len(), 2);
+        // The first 4xx received stays the best: the 401, which gets the 407's two.
+        let best = best.unwrap().response.unwrap();
+        assert_eq!(best.status().as_u16(), 401);
+        let merged = kept.for_best(&best);
+        let merged: Vec<(&str, &[u8])> = merged.iter().map(|(n, v)| (*n, &v[..])).collect();
+        assert_eq!(
+            merged,
+            vec![
+                (
+                    "Proxy-Authenticate",
+                    &b"Digest realm=\"b\", nonce=\"2\""[..]
+                ),
+                (
+                    "Proxy-Authenticate",
+                    &b"Digest realm=\"b\", nonce=\"3\", algorithm=SHA-256"[..]
+                ),
+            ]
+        );
+        // Chosen the other way round, the 407 gets the 401's challenge.
+        assert_eq!(
+            kept.for_best(&b),
+            vec![(
+                "WWW-Authenticate",
+                Bytes::from_static(b"Digest realm=\"a\", nonce=\"1\"")
+            )]
+        );
+        // A folded challenge comes out of the parser on one line (the fold blanked),
+        // so it can be added as a header line.
+        let folded = resp(
+            401,
+            4,
+            "WWW-Authenticate: Digest realm=\"d\",\r\n  nonce=\"4\"\r\n",
+        );
+        kept.note(&Candidate {
+            status: 401,
+            response: Some(folded),
+        });
+        let (_, last) = kept.for_best(&b).pop().unwrap();
+        assert!(last.starts_with(b"Digest realm=\"d\","), "{last:?}");
+        assert!(!last.iter().any(|c| matches!(c, b'\r' | b'\n')), "{last:?}");
+        // Nothing is added to anything but a 401 or 407.
+        assert!(kept.for_best(&resp(486, 3, "")).is_empty());
     }
 
     #[test]

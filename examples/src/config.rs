@@ -61,6 +61,8 @@ pub struct Config {
     pub cdr: CdrConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// TLS: the certificate for `tls:` listen addresses, the roots for outgoing TLS.
+    pub tls: crate::tls::TlsSection,
 }
 
 /// `[log]`
@@ -197,6 +199,9 @@ pub struct AuthConfig {
     pub algorithms: Vec<String>,
     /// Nonce lifetime; an older nonce is answered with `stale=true`.
     pub nonce_ttl_secs: u64,
+    /// Nonces whose counts (`nc`) are tracked against replays; when full, the oldest
+    /// are dropped and their clients challenged again (`stale=true`).
+    pub max_nonces: usize,
     /// The users.
     pub users: Vec<UserConfig>,
 }
@@ -209,6 +214,7 @@ impl Default for AuthConfig {
             invite: false,
             algorithms: vec!["SHA-256".into(), "MD5".into()],
             nonce_ttl_secs: 300,
+            max_nonces: 100_000,
             users: Vec::new(),
         }
     }
@@ -229,7 +235,7 @@ pub struct AclConfig {
 pub struct GatewayConfig {
     /// `IP:PORT`.
     pub address: String,
-    /// `udp` or `tcp` (default: `udp`).
+    /// `udp`, `tcp` or `tls` (default: `udp`; `tls` needs `tls.ca_file`).
     #[serde(default = "udp")]
     pub transport: String,
     /// Lower first.
@@ -482,6 +488,9 @@ impl Config {
                 "no algorithm to challenge with".into(),
             ));
         }
+        if self.auth.max_nonces == 0 {
+            return Err(bad("auth.max_nonces", "must be above 0".into()));
+        }
         for u in &self.auth.users {
             if u.username.is_empty() {
                 return Err(bad("auth.users", "a user without username".into()));
@@ -526,10 +535,13 @@ impl Config {
                         format!("{:?} is not IP:PORT", g.address),
                     )
                 })?;
-                if !matches!(g.transport.to_ascii_lowercase().as_str(), "udp" | "tcp") {
+                if !matches!(
+                    g.transport.to_ascii_lowercase().as_str(),
+                    "udp" | "tcp" | "tls"
+                ) {
                     return Err(bad(
                         "routes.prefix.gateways.transport",
-                        format!("{:?}: udp or tcp", g.transport),
+                        format!("{:?}: udp, tcp or tls", g.transport),
                     ));
                 }
             }
@@ -541,6 +553,7 @@ impl Config {
             m.parse::<SocketAddr>()
                 .map_err(|_| bad("metrics.listen", format!("{m:?} is not IP:PORT")))?;
         }
+        crate::tls::check(self).map_err(|(key, msg)| bad(key, msg))?;
         Ok(())
     }
 

@@ -146,12 +146,27 @@ pub fn forward(
 /// §16.7 step 3: a response with no Via left after ours was meant for this proxy and
 /// is not forwarded (an error here).
 pub fn strip_top_via(resp: &Response) -> Result<Response, TransactionError> {
+    strip_top_via_adding(resp, &[])
+}
+
+/// [`strip_top_via`], adding the header lines `extra` (name, value) at the end of the
+/// headers: the challenges of the other branches merged into a 401 or 407 (§16.7
+/// step 7). A value that could not be written as a header line (a bare CR or LF) is
+/// left out.
+pub fn strip_top_via_adding(
+    resp: &Response,
+    extra: &[(&str, Bytes)],
+) -> Result<Response, TransactionError> {
     if resp.vias().nth(1).is_none() {
         return Err(TransactionError::InvalidRequest("no Via left after ours"));
     }
     let mut e = Edits::for_response(resp);
     e.remove_top_via()
         .map_err(|_| TransactionError::InvalidRequest("response without a Via of ours"))?;
+    for (name, value) in extra {
+        // A refused line adds nothing: the edit list is unchanged by the refusal.
+        let _ = e.add_header(*name, &value[..]);
+    }
     let bytes = e
         .apply()
         .map_err(|_| TransactionError::InvalidRequest("response edits overlap"))?;

@@ -7,21 +7,29 @@
 //!
 //! - RFC 3261 §16 stateful proxying: Max-Forwards, loop detection by Via branch,
 //!   Record-Route (double when the transport changes), loose and strict routing, best
-//!   final response, CANCEL, ACK for 2xx, Timer C, 503 at once on transport failure;
-//! - a registrar with a pluggable location store, digest authentication (MD5, SHA-256);
+//!   final response (a 401/407 carrying the challenges of every forked branch), CANCEL,
+//!   ACK for 2xx, Timer C, 503 at once on transport failure;
+//! - a registrar with a pluggable location store, digest authentication (MD5, SHA-256,
+//!   nonces that expire, nonce counts checked against replays);
 //! - Class-4 prefix routes with serial failover and a gateway blacklist, an IP ACL;
-//! - asynchronous CDRs in a JSON-lines journal, Prometheus metrics.
+//! - asynchronous CDRs in a JSON-lines journal, Prometheus metrics;
+//! - UDP, TCP and TLS (`tls:ADDR` listen addresses with a certificate from `[tls]`;
+//!   TLS gateways, `sips:` and `;transport=tls` targets checked against `tls.ca_file`;
+//!   a failed handshake is a 503 upstream at once, like a refused connection).
 //!
 //! ```text
 //! bin/sipcore-proxy ─ cli ─ config ─ server::start ─┬─ Endpoint (sipcore) ── UDP pool
 //!                                                   └─ Proxy: Handler
 //!        proxy ─ target (Route, loop hash) ─ forward (edits) ─ calls (§16.7 state)
-//!              ─ registrar/location ─ auth ─ routes (Class-4) ─ acl ─ cdr ─ metrics
+//!              ─ registrar/location ─ auth (nonces) ─ routes (Class-4) ─ acl ─ cdr ─ metrics
+//!        tls ([tls] → sipcore-tls: TCP manager + rustls; TLS stats in metrics)
 //! ```
 //!
 //! Run it: `cargo run --release -p sipcore-examples --bin sipcore-proxy` (UDP and TCP
 //! on 127.0.0.1:5060, registrar on, everything else 404), or with `--next-hop
-//! 127.0.0.1:5070` as the bench scripts do.
+//! 127.0.0.1:5070` as the bench scripts do. For TLS, give a configuration whose `[tls]`
+//! names the certificate and key (`config/proxy.toml` documents every key) and listen
+//! with `--listen tls:127.0.0.1:5061`.
 //!
 //! ## Measured
 //!
@@ -34,11 +42,13 @@
 //!
 //! ## Not done
 //!
-//! TLS (`tls:` listen addresses are skipped with a warning until `sipcore-tls` exists),
-//! DNS (RFC 3263: targets must be IP addresses), merging of 401/407 challenges across
-//! forked branches (§16.7 step 7: the best one is relayed alone), nonce-count replay
-//! tracking (nonces are stateless; bound them with `nonce_ttl_secs`), a persistent
-//! location store (the [`location::Location`] trait is the place for one).
+//! DNS (RFC 3263: targets must be IP addresses, so a TLS next hop's certificate must
+//! name its IP address; no SNI name is sent), client certificates (neither asked of TLS
+//! clients nor presented to TLS servers), certificate reload without a restart (the
+//! transport has [`TlsTransport::reload`](sipcore_tls::TlsTransport::reload); nothing
+//! calls it yet), replay protection for digest credentials without `qop` (the counts
+//! of `qop=auth` ones are tracked, see [`nonces`]), a persistent location store (the
+//! [`location::Location`] trait is the place for one).
 
 // An application, not the sans-IO core: it reads the clock.
 #![allow(clippy::disallowed_methods)]
@@ -53,8 +63,10 @@ pub mod forward;
 pub mod local;
 pub mod location;
 pub mod metrics;
+pub mod nonces;
 pub mod proxy;
 pub mod registrar;
 pub mod routes;
 pub mod server;
 pub mod target;
+pub mod tls;

@@ -16,7 +16,7 @@ pub struct Interface {
     pub addr: SocketAddr,
     /// `IP` (IPv6 in brackets): the Via sent-by host.
     pub host: String,
-    /// `<sip:IP:PORT;lr>` (with `;transport=tcp` for TCP).
+    /// `<sip:IP:PORT;lr>` (with `;transport=tcp` for TCP, `;transport=tls` for TLS).
     pub record_route: String,
 }
 
@@ -47,15 +47,13 @@ impl Local {
                     TransportKind::Tls => ";transport=tls",
                     _ => "",
                 };
-                let scheme = if kind == TransportKind::Tls {
-                    "sips"
-                } else {
-                    "sip"
-                };
+                // `sip:` with `transport=tls` (not `sips:`): the hop to this address is
+                // TLS, while the dialog may be a `sip:` one with UDP or TCP hops beyond
+                // (a `sips:` route asks for TLS on every hop, RFC 5630).
                 Interface {
                     kind,
                     addr,
-                    record_route: format!("<{scheme}:{host}:{}{param};lr>", addr.port()),
+                    record_route: format!("<sip:{host}:{}{param};lr>", addr.port()),
                     host,
                 }
             })
@@ -151,8 +149,13 @@ mod tests {
 
     fn local() -> Local {
         let a: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let s: SocketAddr = "127.0.0.1:5061".parse().unwrap();
         Local::new(
-            &[(TransportKind::Udp, a), (TransportKind::Tcp, a)],
+            &[
+                (TransportKind::Udp, a),
+                (TransportKind::Tcp, a),
+                (TransportKind::Tls, s),
+            ],
             &["example.com".into()],
         )
     }
@@ -168,6 +171,10 @@ mod tests {
             l.interface(TransportKind::Tcp).unwrap().record_route,
             "<sip:127.0.0.1:5060;transport=tcp;lr>"
         );
+        assert_eq!(
+            l.interface(TransportKind::Tls).unwrap().record_route,
+            "<sip:127.0.0.1:5061;transport=tls;lr>"
+        );
     }
 
     #[test]
@@ -179,5 +186,7 @@ mod tests {
         assert!(!l.is_my_route(b"sip:127.0.0.1:5070;lr"));
         assert!(!l.is_my_route(b"sip:10.0.0.1:5060;lr"));
         assert!(!l.is_my_route(b"tel:+4930"));
+        assert!(l.is_my_route(b"sip:127.0.0.1:5061;transport=tls;lr"));
+        assert!(l.is_my_route(b"sips:127.0.0.1;lr"));
     }
 }

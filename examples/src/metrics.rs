@@ -150,6 +150,8 @@ pub struct Gauges {
     pub cdr_queue: usize,
     /// Gateways blacklisted now.
     pub blacklisted: usize,
+    /// Digest nonces whose counts are tracked (bounded by `auth.max_nonces`).
+    pub nonces: usize,
 }
 
 /// Renders everything as Prometheus text.
@@ -231,6 +233,7 @@ pub fn render(m: &Metrics, endpoint: &Endpoint, g: Gauges, extra: &str) -> Strin
             "gauge",
             g.blacklisted as u64,
         ),
+        ("sipcore_auth_nonces", "gauge", g.nonces as u64),
     ];
     for (name, kind, v) in simple {
         let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {v}");
@@ -307,20 +310,31 @@ pub fn serve(
     Ok(local)
 }
 
-/// The TCP transport's figures as Prometheus text.
+/// The TCP transport's figures as Prometheus text (`sipcore_tcp_*`).
 pub fn tcp_text(t: &sipcore_tcp::TcpStats) -> String {
+    stream_text("tcp", t, false)
+}
+
+/// The TLS transport's figures as Prometheus text (`sipcore_tls_*`): the same
+/// connection count, queued bytes (TLS records) and events as TCP's, with the
+/// handshake outcomes.
+pub fn tls_text(t: &sipcore_tcp::TcpStats) -> String {
+    stream_text("tls", t, true)
+}
+
+fn stream_text(proto: &str, t: &sipcore_tcp::TcpStats, handshakes: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# TYPE sipcore_tcp_connections gauge\nsipcore_tcp_connections {}",
+        "# TYPE sipcore_{proto}_connections gauge\nsipcore_{proto}_connections {}",
         t.connections_open
     );
     let _ = writeln!(
         s,
-        "# TYPE sipcore_tcp_queued_bytes gauge\nsipcore_tcp_queued_bytes {}",
+        "# TYPE sipcore_{proto}_queued_bytes gauge\nsipcore_{proto}_queued_bytes {}",
         t.queued_bytes
     );
-    for (name, v) in [
+    let common = [
         ("accepted", t.accepted),
         ("connected", t.connected),
         ("refused", t.refused),
@@ -330,8 +344,16 @@ pub fn tcp_text(t: &sipcore_tcp::TcpStats) -> String {
         ("conn_queue_full", t.conn_queue_full),
         ("queue_full", t.queue_full),
         ("framing_errors", t.framing_errors),
-    ] {
-        let _ = writeln!(s, "sipcore_tcp_events_total{{event=\"{name}\"}} {v}");
+    ];
+    let tls = [
+        ("handshakes", t.handshakes),
+        ("handshake_failures", t.handshake_failures),
+        ("handshake_timeouts", t.handshake_timeouts),
+        ("layer_errors", t.layer_errors),
+    ];
+    let extra: &[(&str, u64)] = if handshakes { &tls } else { &[] };
+    for (name, v) in common.iter().chain(extra) {
+        let _ = writeln!(s, "sipcore_{proto}_events_total{{event=\"{name}\"}} {v}");
     }
     s
 }

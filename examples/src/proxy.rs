@@ -20,7 +20,7 @@ use crate::acl::Acl;
 use crate::auth::{Auth, Verdict};
 use crate::calls::{Branch, Call, CallRef, Calls, Candidate};
 use crate::cdr::Cdr;
-use crate::forward::{edit_request, forward, strip_top_via, ForwardSpec};
+use crate::forward::{edit_request, forward, strip_top_via, strip_top_via_adding, ForwardSpec};
 use crate::local::Local;
 use crate::metrics::{Metrics, Refusal};
 use crate::registrar::{aor_of, Outcome, Registrar};
@@ -472,7 +472,8 @@ impl Proxy {
         }
     }
 
-    /// Sends the best final response upstream (§16.7 step 6 and 8).
+    /// Sends the best final response upstream (§16.7 steps 6 to 8: a 401 or 407 with
+    /// the challenges of the other branches added).
     fn send_best(&self, ctx: &mut Context<'_>, c: &mut Call) {
         let Some(status) = c.final_status() else {
             return;
@@ -483,7 +484,8 @@ impl Proxy {
             .as_ref()
             .and_then(|b| b.response.as_ref())
             .filter(|r| r.status() == status);
-        match (received.map(strip_top_via), &c.request) {
+        let relayed = received.map(|r| strip_top_via_adding(r, &c.challenges.for_best(r)));
+        match (relayed, &c.request) {
             (Some(Ok(r)), _) => {
                 if ctx.respond(c.server, r).is_ok() {
                     self.metrics.response(status.as_u16());

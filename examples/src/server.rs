@@ -1,5 +1,5 @@
-//! Starting the proxy from a [`Config`]: the UDP pools, the endpoint, the proxy
-//! handler, the CDR writer and the metrics endpoint.
+//! Starting the proxy from a [`Config`]: the UDP pools, the TCP and TLS transports,
+//! the endpoint, the proxy handler, the CDR writer and the metrics endpoint.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use sipcore::transaction::Config as TxConfig;
 use sipcore::transport::udp::UdpConfig;
 use sipcore::transport::{Transport, TransportKind};
 use sipcore_tcp::{TcpConfig, TcpTransport};
+use sipcore_tls::TlsTransport;
 
 use crate::acl::Acl;
 use crate::auth::Auth;
@@ -49,6 +50,15 @@ pub enum StartError {
     /// The endpoint's threads could not start.
     #[error("cannot start the endpoint: {0}")]
     Endpoint(std::io::Error),
+    /// A certificate, key or CA bundle of `[tls]` was refused (a key that does not
+    /// match its certificate, an unsupported key type, a bad bundle).
+    #[error("config error: {key}: {msg}")]
+    Tls {
+        /// The configuration key (`tls.cert_file` ...).
+        key: &'static str,
+        /// The file and the reason.
+        msg: String,
+    },
 }
 
 /// A running proxy.
@@ -62,6 +72,9 @@ pub struct Running {
     pub udp: Vec<SocketAddr>,
     /// The TCP transport, when listening on TCP.
     pub tcp: Option<Arc<TcpTransport>>,
+    /// The TLS transport, when listening on TLS or connecting out over TLS
+    /// (`tls.ca_file` set).
+    pub tls: Option<TlsTransport>,
     /// Bound metrics address.
     pub metrics: Option<SocketAddr>,
 }
@@ -71,6 +84,9 @@ impl Running {
     pub fn shutdown(&self) {
         self.endpoint.shutdown();
         if let Some(t) = &self.tcp {
+            t.shutdown();
+        }
+        if let Some(t) = &self.tls {
             t.shutdown();
         }
         if let Some(cdr) = &self.proxy.cdr {
@@ -103,6 +119,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
     let mut interfaces = Vec::new();
     let mut udp = Vec::new();
     let mut tcp_listen = Vec::new();
+    let mut tls_listen = Vec::new();
     for l in cfg.listens() {
         if l.udp {
             let mut u = UdpConfig::new(l.addr);
@@ -124,7 +141,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
             tcp_listen.push(l.addr);
         }
         if l.tls {
-            tracing::warn!(addr = %l.addr, "TLS needs sipcore-tls, not in this build: not listening there");
+            tls_listen.push(l.addr);
         }
     }
     let ep_cfg = EndpointConfig {
@@ -159,6 +176,16 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         }
         builder = builder.stream_transport(t.clone());
         Some(t)
+    };
+    let tls = if crate::tls::wanted(cfg) {
+        let t = start_tls(cfg, &builder, tls_listen, workers)?;
+        for a in t.listeners() {
+            interfaces.push((TransportKind::Tls, a));
+        }
+        builder = builder.stream_transport(Arc::new(t.clone()));
+        Some(t)
+    } else {
+        None
     };
     let metrics = Arc::new(Metrics::default());
     let cdr = if cfg.cdr.enabled {
@@ -197,18 +224,22 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         .and_then(|m| m.parse::<SocketAddr>().ok())
     {
         Some(addr) => {
-            let (ep, px, tc) = (endpoint.clone(), proxy.clone(), tcp.clone());
+            let (ep, px, tc, tl) = (endpoint.clone(), proxy.clone(), tcp.clone(), tls.clone());
             let page = Arc::new(move || {
                 let g = Gauges {
                     contexts: px.calls.len(),
                     registrations: px.registrar.as_ref().map_or(0, |r| r.len()),
                     cdr_queue: px.cdr.as_ref().map_or(0, |c| c.depth()),
                     blacklisted: px.routes.blacklisted(Instant::now()),
+                    nonces: px.auth.as_ref().map_or(0, |a| a.tracked_nonces()),
                 };
-                let extra = tc
+                let mut extra = tc
                     .as_ref()
                     .map(|t| metrics::tcp_text(&t.stats()))
                     .unwrap_or_default();
+                if let Some(t) = &tl {
+                    extra.push_str(&metrics::tls_text(&t.stats()));
+                }
                 metrics::render(&px.metrics, &ep, g, &extra)
             });
             Some(
@@ -221,12 +252,37 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         }
         None => None,
     };
-    tracing::info!(?udp, tcp = ?tcp.as_ref().map(|t| t.listeners()), next_hop = ?cfg.next_hop(), workers, pool = ?cfg.server.pool, "sipcore-proxy listening");
+    tracing::info!(?udp, tcp = ?tcp.as_ref().map(|t| t.listeners()), tls = ?tls.as_ref().map(|t| t.listeners()), next_hop = ?cfg.next_hop(), workers, pool = ?cfg.server.pool, "sipcore-proxy listening");
     Ok(Running {
         endpoint,
         proxy,
         udp,
         tcp,
+        tls,
         metrics: metrics_addr,
+    })
+}
+
+/// Starts the TLS transport on `listen` (possibly none: it then only connects out).
+fn start_tls(
+    cfg: &Config,
+    builder: &sipcore::endpoint::EndpointBuilder,
+    listen: Vec<SocketAddr>,
+    workers: usize,
+) -> Result<TlsTransport, StartError> {
+    let first = listen.first().copied();
+    let tls_cfg = crate::tls::transport_config(cfg, listen, workers);
+    TlsTransport::start(tls_cfg, builder.sink(), builder.transport_events()).map_err(|e| {
+        match crate::tls::describe_error(cfg, &e) {
+            Some((key, msg)) => StartError::Tls { key, msg },
+            None => StartError::Bind {
+                addr: first.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+                what: "tls",
+                source: match e {
+                    sipcore_tls::TlsError::Io(kind) => std::io::Error::from(kind),
+                    other => std::io::Error::other(other.to_string()),
+                },
+            },
+        }
     })
 }

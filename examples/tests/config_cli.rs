@@ -88,3 +88,20 @@ fn flags_are_checked() {
     );
     assert_eq!(proxy(&["--pool", "fastest", "--check-config"]).0, 2);
 }
+
+#[test]
+fn tls_listen_needs_a_certificate() {
+    let (code, _, err) = proxy(&["--listen", "tls:127.0.0.1:5061", "--check-config"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("config error: tls.cert_file: "), "{err}");
+    let f = write(
+        "tls.toml",
+        "[server]\nlisten = [\"tls:127.0.0.1:5061\"]\n[tls]\ncert_file = \"/nonexistent/proxy.crt\"\nkey_file = \"/nonexistent/proxy.key\"\n",
+    );
+    let (code, _, err) = proxy(&["--config", &f, "--check-config"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("tls.cert_file (line 4): /nonexistent/proxy.crt: "),
+        "{err}"
+    );
+}

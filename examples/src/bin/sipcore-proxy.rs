@@ -31,7 +31,13 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("sipcore-proxy: {e}");
-            return ExitCode::from(1);
+            // A certificate refused at start is a configuration error too.
+            let code = if matches!(e, server::StartError::Tls { .. }) {
+                2
+            } else {
+                1
+            };
+            return ExitCode::from(code);
         }
     };
     // Serve until killed (SIGTERM/SIGINT end the process; the CDR writer fsyncs at
