@@ -56,7 +56,7 @@ fn metrics_count_requests_and_refusals() {
         "{page}"
     );
     assert!(
-        page.contains("sipcore_worker_messages_total{strategy=\"shared-socket\""),
+        page.contains("sipcore_worker_messages_total{strategy=\"reuse-port\""),
         "{page}"
     );
     assert!(page.contains("sipcore_transactions "), "{page}");
