@@ -6,13 +6,11 @@
 //! with two spaces in a copy of the buffer, which keeps every offset.
 
 use bytes::{Bytes, BytesMut};
-use smallvec::SmallVec;
 
 use super::error::{ParseError, ParseErrorKind};
 use super::lex::{is_token, is_ws, standard_method};
 use crate::message::{
-    Header, HeaderId, Message, MessageBuf, Method, Request, Response, Span, StatusCode,
-    INLINE_HEADERS,
+    Header, HeaderId, HeaderIndex, Message, MessageBuf, Method, Request, Response, Span, StatusCode,
 };
 
 /// At most this many header lines per message: bounds the index to 28 KiB whatever the
@@ -34,65 +32,19 @@ pub(crate) enum Start {
 pub(crate) struct Head {
     start: Start,
     start_line: Span,
-    pub(crate) headers: SmallVec<[Header; INLINE_HEADERS]>,
-    headers_end: usize,
+    pub(crate) headers: HeaderIndex,
+    end: HeadEnd,
+}
+
+/// Where the header section ends, found by [`scan_headers`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadEnd {
+    /// Offset of the empty line.
+    pub(crate) headers_end: usize,
+    /// Offset of the first byte after the empty line.
     pub(crate) body_start: usize,
-    folded: bool,
-}
-
-/// The header index while it is being built: plain stores into a stack array, handed
-/// to the message's `SmallVec` in one move at the end (per-header `SmallVec::push`
-/// calls were about 15% of the parse time), spilling to a `Vec` past the inline size.
-struct HeaderList {
-    inline: [Header; INLINE_HEADERS],
-    len: usize,
-    spilled: Vec<Header>,
-}
-
-impl HeaderList {
-    fn new() -> Self {
-        HeaderList {
-            inline: [Header::EMPTY; INLINE_HEADERS],
-            len: 0,
-            spilled: Vec::new(),
-        }
-    }
-
-    #[inline]
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    #[inline]
-    fn push(&mut self, h: Header) {
-        if self.len < INLINE_HEADERS {
-            self.inline[self.len] = h;
-        } else {
-            if self.spilled.is_empty() {
-                self.spilled.reserve(2 * INLINE_HEADERS);
-                self.spilled.extend_from_slice(&self.inline);
-            }
-            self.spilled.push(h);
-        }
-        self.len += 1;
-    }
-
-    #[inline]
-    fn last_mut(&mut self) -> Option<&mut Header> {
-        match self.len {
-            0 => None,
-            n if n <= INLINE_HEADERS => self.inline.get_mut(n - 1),
-            _ => self.spilled.last_mut(),
-        }
-    }
-
-    fn finish(self) -> SmallVec<[Header; INLINE_HEADERS]> {
-        if self.len <= INLINE_HEADERS {
-            SmallVec::from_buf_and_len(self.inline, self.len)
-        } else {
-            SmallVec::from_vec(self.spilled)
-        }
-    }
+    /// Whether a header was folded over several lines.
+    pub(crate) folded: bool,
 }
 
 /// Finds the end of the line starting at `pos`: the offset of its CR. Lines end in CRLF;
@@ -288,9 +240,10 @@ fn status_line(buf: &[u8], pos: usize, eol: usize) -> Result<Start, ParseError> 
     })
 }
 
-/// Parses the start line and the header lines of `buf`, which must contain the empty
-/// line ending the head. Leading CRLFs are skipped (RFC 3261 §7.5).
-pub(crate) fn scan_head(buf: &[u8]) -> Result<Head, ParseError> {
+/// Parses the start line of `buf` (leading CRLFs are skipped, RFC 3261 §7.5): what it
+/// says, its span without the CRLF, and the offset of the first header line.
+#[inline(never)]
+pub(crate) fn scan_start(buf: &[u8]) -> Result<(Start, Span, usize), ParseError> {
     if buf.len() > u32::MAX as usize {
         return Err(ParseError::new(
             ParseErrorKind::TooLarge,
@@ -312,10 +265,18 @@ pub(crate) fn scan_head(buf: &[u8]) -> Result<Head, ParseError> {
     } else {
         request_line(buf, pos, eol)?
     };
-    let start_line = Span::new(pos, eol);
-    let mut headers = HeaderList::new();
+    Ok((start, Span::new(pos, eol), eol + 2))
+}
+
+/// Parses the header lines of `buf` from `pos` up to the empty line ending them, adding
+/// one entry per header to `headers` (which the caller passes empty, in its final place:
+/// the index of a message is built where it stays, never moved).
+pub(crate) fn scan_headers(
+    buf: &[u8],
+    mut pos: usize,
+    headers: &mut HeaderIndex,
+) -> Result<HeadEnd, ParseError> {
     let mut folded = false;
-    pos = eol + 2;
     loop {
         let eol = line_end(buf, pos)?.ok_or(ParseError::new(
             ParseErrorKind::Incomplete,
@@ -323,10 +284,7 @@ pub(crate) fn scan_head(buf: &[u8]) -> Result<Head, ParseError> {
             "empty line after headers",
         ))?;
         if eol == pos {
-            return Ok(Head {
-                start,
-                start_line,
-                headers: headers.finish(),
+            return Ok(HeadEnd {
                 headers_end: pos,
                 body_start: pos + 2,
                 folded,
@@ -389,54 +347,55 @@ pub(crate) fn scan_head(buf: &[u8]) -> Result<Head, ParseError> {
     }
 }
 
-impl Head {
-    /// Content-Length of the message, if present. With `strict_single`, several
-    /// Content-Length headers with different values are an error (stream framing must
-    /// not guess); otherwise the first one counts and `validate()` reports the rest.
-    pub(crate) fn content_length(
-        &self,
-        buf: &[u8],
-        strict_single: bool,
-    ) -> Result<Option<usize>, ParseError> {
-        let mut found: Option<usize> = None;
-        for h in self
-            .headers
-            .iter()
-            .filter(|h| h.id == HeaderId::ContentLength)
-        {
-            let v = buf.get(h.value().range()).unwrap_or_default();
-            let n = crate::message::parse_decimal(v, u64::from(u32::MAX))
-                .map_err(|e| e.shifted(h.value().start as usize))? as usize;
-            match found {
-                None if !strict_single => return Ok(Some(n)),
-                None => found = Some(n),
-                Some(prev) if prev != n => {
-                    return Err(ParseError::malformed(
-                        h.value().start as usize,
-                        "one Content-Length value",
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(found)
-    }
+/// Parses the start line and the header lines of `buf`, which must contain the empty
+/// line ending the head (the stream framer's entry; datagrams fill their message in
+/// place with [`scan_start`] and [`scan_headers`]).
+pub(crate) fn scan_head(buf: &[u8]) -> Result<Head, ParseError> {
+    let (start, start_line, pos) = scan_start(buf)?;
+    let mut headers = HeaderIndex::new();
+    let end = scan_headers(buf, pos, &mut headers)?;
+    Ok(Head {
+        start,
+        start_line,
+        headers,
+        end,
+    })
+}
 
-    /// Builds the message over `buf` with the body `[body_start, body_end)`.
-    pub(crate) fn into_message(self, buf: Bytes, body_end: usize) -> Message {
-        let buf = if self.folded {
-            unfold(&buf, self.headers_end)
-        } else {
-            buf
-        };
-        let head = MessageBuf {
-            buf,
-            start_line: self.start_line,
-            headers: self.headers,
-            headers_end: self.headers_end as u32,
-            body: Span::new(self.body_start, body_end),
-        };
-        match self.start {
+/// Content-Length of a message with the header index `headers` over `buf`, if present.
+/// With `strict_single`, several Content-Length headers with different values are an
+/// error (stream framing must not guess); otherwise the first one counts and
+/// `validate()` reports the rest.
+pub(crate) fn content_length(
+    headers: &[Header],
+    buf: &[u8],
+    strict_single: bool,
+) -> Result<Option<usize>, ParseError> {
+    let mut found: Option<usize> = None;
+    for h in headers.iter().filter(|h| h.id == HeaderId::ContentLength) {
+        let v = buf.get(h.value().range()).unwrap_or_default();
+        let n = crate::message::parse_decimal(v, u64::from(u32::MAX))
+            .map_err(|e| e.shifted(h.value().start as usize))? as usize;
+        match found {
+            None if !strict_single => return Ok(Some(n)),
+            None => found = Some(n),
+            Some(prev) if prev != n => {
+                return Err(ParseError::malformed(
+                    h.value().start as usize,
+                    "one Content-Length value",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(found)
+}
+
+impl Start {
+    /// The message this start line begins, with the rest of it in `head`.
+    #[inline]
+    pub(crate) fn into_message(self, head: MessageBuf) -> Message {
+        match self {
             Start::Request {
                 method,
                 method_span,
@@ -456,9 +415,68 @@ impl Head {
     }
 }
 
+/// The common part of a message over `buf` with its start line only (the index, the
+/// head's end and the body are filled in place).
+#[inline]
+pub(crate) fn empty(buf: Bytes, start_line: Span) -> MessageBuf {
+    MessageBuf {
+        buf,
+        start_line,
+        headers: HeaderIndex::new(),
+        headers_end: 0,
+        body: Span::default(),
+    }
+}
+
+/// The common part of a message over `buf` with the index `headers`, the head ending as
+/// `end` says and the body `[end.body_start, body_end)`; a folded head gets its folds
+/// blanked in a copy of the buffer.
+#[inline]
+pub(crate) fn message_buf(
+    buf: Bytes,
+    start_line: Span,
+    headers: HeaderIndex,
+    end: HeadEnd,
+    body_end: usize,
+) -> MessageBuf {
+    MessageBuf {
+        buf: if end.folded {
+            unfold(&buf, end.headers_end)
+        } else {
+            buf
+        },
+        start_line,
+        headers,
+        headers_end: end.headers_end as u32,
+        body: Span::new(end.body_start, body_end),
+    }
+}
+
+impl Head {
+    /// Content-Length of the message, if present; see [`content_length`].
+    pub(crate) fn content_length(
+        &self,
+        buf: &[u8],
+        strict_single: bool,
+    ) -> Result<Option<usize>, ParseError> {
+        content_length(&self.headers, buf, strict_single)
+    }
+
+    /// Builds the message over `buf` with the body `[body_start, body_end)`.
+    pub(crate) fn into_message(self, buf: Bytes, body_end: usize) -> Message {
+        self.start.into_message(message_buf(
+            buf,
+            self.start_line,
+            self.headers,
+            self.end,
+            body_end,
+        ))
+    }
+}
+
 /// A copy of `buf` with the CRLF of every fold in the header section replaced by two
 /// spaces, so header values can be read as single lines at unchanged offsets.
-fn unfold(buf: &Bytes, headers_end: usize) -> Bytes {
+pub(crate) fn unfold(buf: &Bytes, headers_end: usize) -> Bytes {
     let mut out = BytesMut::from(&buf[..]);
     let mut pos = 0;
     while let Some(k) = memchr::memmem::find(&out[pos..headers_end], b"\r\n") {
