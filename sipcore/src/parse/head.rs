@@ -8,7 +8,8 @@
 use bytes::{Bytes, BytesMut};
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{is_token, is_ws, standard_method};
+use super::lex::{is_token, is_ws, run_of, standard_method, TOKEN, WSP};
+use super::names::{known_name, word_at};
 use crate::message::{
     Header, HeaderId, HeaderIndex, Message, MessageBuf, Method, Request, Response, Span, StatusCode,
 };
@@ -51,7 +52,7 @@ pub(crate) struct HeadEnd {
 /// a bare LF is an error; `Ok(None)` when no LF follows in `buf`.
 #[inline]
 fn line_end(buf: &[u8], pos: usize) -> Result<Option<usize>, ParseError> {
-    match memchr::memchr(b'\n', buf.get(pos..).unwrap_or_default()) {
+    match find_lf(buf.get(pos..).unwrap_or_default()) {
         None => Ok(None),
         Some(k) => {
             let lf = pos + k;
@@ -61,6 +62,55 @@ fn line_end(buf: &[u8], pos: usize) -> Result<Option<usize>, ParseError> {
             Ok(Some(lf - 1))
         }
     }
+}
+
+/// The offset of the first LF in `hay`, eight bytes at a time with word arithmetic:
+/// inline, where a `memchr` call per line (through its CPU dispatch, for lines of 20-60
+/// bytes) was a fifth of the parse time.
+#[inline(always)]
+fn find_lf(hay: &[u8]) -> Option<usize> {
+    const LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The lowest flagged byte is the first zero byte of `x` (borrows only run upwards
+    // from a zero byte, so only bytes above it can be flagged falsely).
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let at = |t: u64| (t.trailing_zeros() / 8) as usize;
+    // Sixteen bytes a step: a header value is 10 to 60 bytes.
+    let mut pairs = hay.chunks_exact(16);
+    for (i, p) in (&mut pairs).enumerate() {
+        let lo = zeros(word_at(p, 0) ^ LF);
+        let hi = zeros(word_at(p, 8) ^ LF);
+        if lo | hi != 0 {
+            return Some(i * 16 + if lo != 0 { at(lo) } else { 8 + at(hi) });
+        }
+    }
+    let tail = pairs.remainder();
+    let k = tail.iter().position(|&b| b == b'\n')?;
+    Some(hay.len() - tail.len() + k)
+}
+
+/// The offset of the first byte of `hay` that is a control byte, SP or DEL (what ends
+/// a Request-URI), eight bytes at a time as [`find_lf`] does.
+#[inline]
+fn find_ctl_or_sp(hay: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const DEL: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut words = hay.chunks_exact(8);
+    for (i, w) in (&mut words).enumerate() {
+        let x = word_at(w, 0);
+        // Bytes under 0x21, and bytes equal to 0x7f: in each term only bytes above its
+        // first hit can be flagged falsely, so the lowest flag of the two is exact.
+        let d = x ^ DEL;
+        let t = (x.wrapping_sub(0x21 * ONES) & !x & HIGH) | (d.wrapping_sub(ONES) & !d & HIGH);
+        if t != 0 {
+            return Some(i * 8 + (t.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = words.remainder();
+    let k = tail.iter().position(|&b| b <= b' ' || b == 0x7f)?;
+    Some(hay.len() - tail.len() + k)
 }
 
 /// Whether the token `name` equals `lower` (lowercase letters, digits and `-`, 2 to 16
@@ -119,8 +169,25 @@ fn header_id(name: &[u8]) -> HeaderId {
     }
 }
 
+/// Whether `v` starts with `SIP/` in any case (one word compare: only the letters are
+/// case-folded).
+#[inline(always)]
+fn starts_with_sip_slash(v: &[u8]) -> bool {
+    v.first_chunk::<4>()
+        .is_some_and(|w| u32::from_le_bytes(*w) | 0x0020_2020 == u32::from_le_bytes(*b"sip/"))
+}
+
+#[inline]
 fn check_version(buf: &[u8], start: usize, end: usize) -> Result<(), ParseError> {
     let v = &buf[start..end];
+    if v.len() == 7 && starts_with_sip_slash(v) && v.ends_with(b"2.0") {
+        return Ok(());
+    }
+    check_version_slow(v, start)
+}
+
+#[cold]
+fn check_version_slow(v: &[u8], start: usize) -> Result<(), ParseError> {
     if v.eq_ignore_ascii_case(b"SIP/2.0") {
         return Ok(());
     }
@@ -150,10 +217,10 @@ fn check_version(buf: &[u8], start: usize, end: usize) -> Result<(), ParseError>
 
 fn request_line(buf: &[u8], pos: usize, eol: usize) -> Result<Start, ParseError> {
     let line = &buf[pos..eol];
-    let sp1 = line
-        .iter()
-        .position(|&b| !is_token(b))
-        .ok_or(ParseError::malformed(eol, "SP after method"))?;
+    let sp1 = run_of(line, 0, TOKEN);
+    if sp1 == line.len() {
+        return Err(ParseError::malformed(eol, "SP after method"));
+    }
     if sp1 == 0 {
         return Err(ParseError::malformed(pos, "method"));
     }
@@ -161,9 +228,7 @@ fn request_line(buf: &[u8], pos: usize, eol: usize) -> Result<Start, ParseError>
         return Err(ParseError::malformed(pos + sp1, "SP after method"));
     }
     let uri_start = sp1 + 1;
-    let uri_len = line[uri_start..]
-        .iter()
-        .position(|&b| b <= b' ' || b == 0x7f)
+    let uri_len = find_ctl_or_sp(&line[uri_start..])
         .ok_or(ParseError::malformed(eol, "SP after Request-URI"))?;
     let uri_end = uri_start + uri_len;
     if line[uri_end] != b' ' {
@@ -260,7 +325,7 @@ pub(crate) fn scan_start(buf: &[u8]) -> Result<(Start, Span, usize), ParseError>
         buf.len(),
         "CRLF after start line",
     ))?;
-    let start = if buf.len() >= pos + 4 && buf[pos..pos + 4].eq_ignore_ascii_case(b"SIP/") {
+    let start = if starts_with_sip_slash(buf.get(pos..).unwrap_or_default()) {
         status_line(buf, pos, eol)?
     } else {
         request_line(buf, pos, eol)?
@@ -276,13 +341,42 @@ pub(crate) fn scan_headers(
     mut pos: usize,
     headers: &mut HeaderIndex,
 ) -> Result<HeadEnd, ParseError> {
-    let mut folded = false;
-    loop {
-        let eol = line_end(buf, pos)?.ok_or(ParseError::new(
+    let no_end = || {
+        ParseError::new(
             ParseErrorKind::Incomplete,
             buf.len(),
             "empty line after headers",
-        ))?;
+        )
+    };
+    let mut folded = false;
+    loop {
+        if let Some((id, name_len)) = known_name(buf, pos) {
+            // `Name:` of a common header (the general path below gives the same entry,
+            // one byte at a time): the value starts after the colon and white space.
+            let k = run_of(buf, pos + name_len + 1, WSP);
+            let eol = line_end(buf, k)?.ok_or_else(no_end)?;
+            if headers.len() == MAX_HEADERS {
+                return Err(ParseError::new(
+                    ParseErrorKind::TooLarge,
+                    pos,
+                    "at most 1024 header lines",
+                ));
+            }
+            let mut end = eol;
+            while end > k && buf.get(end - 1).is_some_and(|&b| is_ws(b)) {
+                end -= 1;
+            }
+            headers.push(Header::new(
+                id,
+                pos,
+                name_len as u16,
+                Span::new(k, end),
+                eol + 2,
+            ));
+            pos = eol + 2;
+            continue;
+        }
+        let eol = line_end(buf, pos)?.ok_or_else(no_end)?;
         if eol == pos {
             return Ok(HeadEnd {
                 headers_end: pos,

@@ -11,6 +11,7 @@ mod error;
 mod framer;
 mod head;
 pub mod lex;
+mod names;
 
 use bytes::Bytes;
 
