@@ -41,10 +41,8 @@ macro_rules! headers {
                 }
             }
 
-            fn from_long(name: &[u8]) -> HeaderId {
-                $( if name.eq_ignore_ascii_case($name.as_bytes()) { return HeaderId::$id; } )*
-                HeaderId::Other
-            }
+            /// The long names and their ids.
+            const LONG: &'static [(&'static str, HeaderId)] = &[ $( ($name, HeaderId::$id), )* ];
 
             fn from_compact(c: u8) -> HeaderId {
                 match c.to_ascii_lowercase() {
@@ -185,7 +183,54 @@ headers! {
     Reason => "Reason";
 }
 
+/// Slots of the long-name table: a power of two, about twice the number of names.
+const SLOTS: usize = 128;
+/// An empty slot.
+const NO_NAME: u8 = u8::MAX;
+
+/// The first slot to look at for a name of `len` bytes starting with `first` and ending
+/// with `last` (any case). Chosen so that the names of the table need at most one step
+/// past it (a unit test checks).
+const fn slot(len: usize, first: u8, last: u8) -> usize {
+    (len * 6 + (first | 0x20) as usize * 36 + (last | 0x20) as usize * 9) & (SLOTS - 1)
+}
+
+/// Open-addressing table of the long names: the index into `HeaderId::LONG`, or
+/// [`NO_NAME`]. Looking a name up costs one hash, one or two slots and one comparison,
+/// where comparing the names in turn cost ~150 instructions for an unlisted name.
+static BY_SLOT: [u8; SLOTS] = {
+    let mut t = [NO_NAME; SLOTS];
+    let mut i = 0;
+    while i < HeaderId::LONG.len() {
+        let n = HeaderId::LONG[i].0.as_bytes();
+        let mut k = slot(n.len(), n[0], n[n.len() - 1]);
+        while t[k] != NO_NAME {
+            k = (k + 1) & (SLOTS - 1);
+        }
+        t[k] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 impl HeaderId {
+    fn from_long(name: &[u8]) -> HeaderId {
+        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+            return HeaderId::Other;
+        };
+        let mut k = slot(name.len(), first, last);
+        // The table is less than half full: an empty slot ends every search.
+        loop {
+            let Some(&(long, id)) = HeaderId::LONG.get(BY_SLOT[k] as usize) else {
+                return HeaderId::Other;
+            };
+            if name.eq_ignore_ascii_case(long.as_bytes()) {
+                return id;
+            }
+            k = (k + 1) & (SLOTS - 1);
+        }
+    }
+
     /// Recognises a header name (case-insensitive, compact forms included).
     #[inline]
     pub fn from_name(name: &[u8]) -> HeaderId {
@@ -286,6 +331,29 @@ mod tests {
             ("z", HeaderId::Other),
         ] {
             assert_eq!(HeaderId::from_name(c.as_bytes()), id, "{c}");
+        }
+    }
+
+    #[test]
+    fn every_long_name_is_found_near_its_slot() {
+        assert!(HeaderId::LONG.len() * 2 <= SLOTS);
+        for &(name, id) in HeaderId::LONG {
+            let n = name.as_bytes();
+            let home = slot(n.len(), n[0], n[n.len() - 1]);
+            let at = BY_SLOT
+                .iter()
+                .position(|&i| HeaderId::LONG.get(i as usize).map(|e| e.0) == Some(name))
+                .unwrap();
+            assert!((at + SLOTS - home) % SLOTS <= 1, "{name}");
+            assert_eq!(HeaderId::from_name(n), id);
+            assert_eq!(
+                HeaderId::from_name(name.to_ascii_uppercase().as_bytes()),
+                id
+            );
+            assert_eq!(
+                HeaderId::from_name(name.to_ascii_lowercase().as_bytes()),
+                id
+            );
         }
     }
 

@@ -40,7 +40,6 @@ mod views;
 use std::ops::{Deref, Range};
 
 use bytes::Bytes;
-use smallvec::SmallVec;
 
 pub use auth::*;
 pub use build::*;
@@ -114,9 +113,10 @@ pub struct Header {
 }
 
 impl Header {
-    /// An empty placeholder (for building an index in place).
+    /// A placeholder for the unused inline entries of a [`HeaderIndex`] (never read;
+    /// all zero bytes, so a new index is a plain memset).
     pub(crate) const EMPTY: Header = Header {
-        id: HeaderId::Other,
+        id: HeaderId::Via,
         name_len: 0,
         start: 0,
         value_start: 0,
@@ -186,6 +186,80 @@ impl Header {
 /// Headers kept inline before spilling to the heap: a typical INVITE has 10-15.
 pub(crate) const INLINE_HEADERS: usize = 20;
 
+/// The header index of a message: up to [`INLINE_HEADERS`] entries inline, then on the
+/// heap. Unlike a `SmallVec` its inline part is always initialised (a new index is a
+/// memset): the compiler moved an uninitialised inline buffer with a `memcpy` instead
+/// of building the message in place.
+#[derive(Clone)]
+pub(crate) struct HeaderIndex {
+    len: usize,
+    inline: [Header; INLINE_HEADERS],
+    spilled: Vec<Header>,
+}
+
+impl HeaderIndex {
+    /// An empty index.
+    #[inline]
+    pub(crate) fn new() -> Self {
+        HeaderIndex {
+            len: 0,
+            inline: [Header::EMPTY; INLINE_HEADERS],
+            spilled: Vec::new(),
+        }
+    }
+
+    /// Appends an entry.
+    #[inline]
+    pub(crate) fn push(&mut self, h: Header) {
+        if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = h;
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.reserve(2 * INLINE_HEADERS);
+                self.spilled.extend_from_slice(&self.inline);
+            }
+            self.spilled.push(h);
+        }
+        self.len += 1;
+    }
+
+    /// The entries.
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[Header] {
+        self.inline.get(..self.len).unwrap_or(&self.spilled)
+    }
+
+    /// The entries, mutable.
+    #[inline]
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [Header] {
+        match self.inline.get_mut(..self.len) {
+            Some(s) => s,
+            None => &mut self.spilled,
+        }
+    }
+}
+
+impl Deref for HeaderIndex {
+    type Target = [Header];
+    #[inline]
+    fn deref(&self) -> &[Header] {
+        self.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for HeaderIndex {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [Header] {
+        self.as_mut_slice()
+    }
+}
+
+impl std::fmt::Debug for HeaderIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
 /// The part every message has: the buffer, the header index and the body span.
 ///
 /// [`Request`], [`Response`] and [`Message`] dereference to it, so all header access and
@@ -194,7 +268,7 @@ pub(crate) const INLINE_HEADERS: usize = 20;
 pub struct MessageBuf {
     pub(crate) buf: Bytes,
     pub(crate) start_line: Span,
-    pub(crate) headers: SmallVec<[Header; INLINE_HEADERS]>,
+    pub(crate) headers: HeaderIndex,
     /// Offset of the empty line that ends the headers.
     pub(crate) headers_end: u32,
     pub(crate) body: Span,
@@ -475,6 +549,15 @@ impl Message {
     /// Whether this is a request.
     pub fn is_request(&self) -> bool {
         matches!(self, Message::Request(_))
+    }
+
+    /// The common part, mutable (for the parser filling it in place).
+    #[inline]
+    pub(crate) fn head_mut(&mut self) -> &mut MessageBuf {
+        match self {
+            Message::Request(r) => &mut r.head,
+            Message::Response(r) => &mut r.head,
+        }
     }
 }
 

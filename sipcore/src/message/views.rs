@@ -6,8 +6,8 @@ use nom::Parser;
 
 use super::{HeaderId, MessageBuf, Method};
 use crate::parse::lex::{
-    self, decimal, expect, fail, host, is_token, is_word, params_with, port, quoted_string,
-    run_all, sep, skip_ws, token, token_str, PResult, Params,
+    self, expect, fail, host, params_with, port, quoted_string, run_all, sep, skip_ws, token_str,
+    PResult, Params,
 };
 use crate::parse::ParseError;
 
@@ -114,69 +114,84 @@ fn via_param_ok(name: &[u8], value: Option<&[u8]>) -> bool {
 /// one UTF-8 check. `None` for anything else: [`via_parm`] then gives the same result
 /// (or the error) the long way. A unit test holds the two to agreement.
 fn fast_via(v: &[u8]) -> Option<Via<'_>> {
-    let s = std::str::from_utf8(v).ok()?;
-    let b = s.as_bytes();
-    if !b.starts_with(b"SIP/2.0/") {
+    match fast_via_prefix(v)? {
+        (via, end) if end == v.len() => Some(via),
+        _ => None,
+    }
+}
+
+/// [`fast_via`] over the longest prefix of `v` it accepts, with where it stopped: a
+/// comma there ends the first value of a Via list (the prefix has no quote or angle
+/// bracket for a comma to hide in).
+#[inline]
+fn fast_via_prefix(v: &[u8]) -> Option<(Via<'_>, usize)> {
+    use lex::{run_of, DIGIT, HOSTNAME, TOKEN, VALUE};
+    if !v.starts_with(b"SIP/2.0/") {
         return None;
     }
-    let run = |mut k: usize, ok: fn(u8) -> bool| {
-        while k < b.len() && ok(b[k]) {
-            k += 1;
-        }
-        k
-    };
     let t0 = 8;
-    let k = run(t0, is_token);
-    if k == t0 || b.get(k) != Some(&b' ') {
+    let t1 = run_of(v, t0, TOKEN);
+    if t1 == t0 || v.get(t1) != Some(&b' ') {
         return None;
     }
-    let transport = s.get(t0..k)?;
-    let h0 = k + 1;
-    let mut k = run(h0, |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.');
-    let host = s.get(h0..k).filter(|h| !h.is_empty())?;
+    let h0 = t1 + 1;
+    let h1 = run_of(v, h0, HOSTNAME);
+    if h1 == h0 {
+        return None;
+    }
+    let mut k = h1;
     let mut port = None;
-    if b.get(k) == Some(&b':') {
+    if v.get(k) == Some(&b':') {
         let p0 = k + 1;
-        k = run(p0, |c| c.is_ascii_digit());
+        k = run_of(v, p0, DIGIT);
         if k == p0 || k - p0 > 5 {
             return None;
         }
-        let p = b[p0..k]
+        let p = v[p0..k]
             .iter()
             .fold(0u32, |p, &d| p * 10 + u32::from(d - b'0'));
         port = Some(u16::try_from(p).ok()?);
     }
     let params_start = k;
     let mut branch = None;
-    while k < b.len() {
-        if b[k] != b';' {
-            return None;
-        }
+    while v.get(k) == Some(&b';') {
         let n0 = k + 1;
-        k = run(n0, is_token);
-        let name = b.get(n0..k).filter(|n| !n.is_empty())?;
+        k = run_of(v, n0, TOKEN);
+        let name = v.get(n0..k).filter(|n| !n.is_empty())?;
         let mut value = None;
-        if b.get(k) == Some(&b'=') {
+        if v.get(k) == Some(&b'=') {
             let v0 = k + 1;
-            k = run(v0, |c| is_token(c) || c == b':');
-            value = Some(s.get(v0..k).filter(|v| !v.is_empty())?);
+            k = run_of(v, v0, VALUE);
+            if k == v0 {
+                return None;
+            }
+            value = Some(v0..k);
         }
-        if !via_param_ok(name, value.map(str::as_bytes)) {
+        if name.len() == 6 && name.eq_ignore_ascii_case(b"branch") {
+            // RFC 3261: branch has a value; the first one counts.
+            value.as_ref()?;
+            branch = branch.or(value);
+        } else if !via_param_ok(name, value.and_then(|r| v.get(r))) {
             return None;
-        }
-        if branch.is_none() && name.eq_ignore_ascii_case(b"branch") {
-            branch = value;
         }
     }
-    Some(Via {
-        protocol_name: s.get(0..3)?,
-        protocol_version: s.get(4..7)?,
-        transport,
-        host,
-        port,
-        params: Params::new(b.get(params_start..)?),
-        branch,
-    })
+    // Everything up to `k` is ASCII (the classes above are), so one check covers it.
+    let s = std::str::from_utf8(v.get(..k)?).ok()?;
+    Some((
+        Via {
+            protocol_name: s.get(0..3)?,
+            protocol_version: s.get(4..7)?,
+            transport: s.get(t0..t1)?,
+            host: s.get(h0..h1)?,
+            port,
+            params: Params::new(v.get(params_start..k)?),
+            branch: match branch {
+                Some(r) => Some(s.get(r)?),
+                None => None,
+            },
+        },
+        k,
+    ))
 }
 
 /// The general via-parm parser (RFC 3261 §25.1, optional white space anywhere the
@@ -235,25 +250,41 @@ pub struct CSeq<'a> {
 impl<'a> CSeq<'a> {
     /// Parses a CSeq value.
     pub fn parse(value: &'a [u8]) -> Result<CSeq<'a>, ParseError> {
-        run_all(value, |i: &'a [u8]| {
-            let (i, seq) = decimal(i, u64::from(u32::MAX), "sequence number (32 bit)")?;
-            let j = skip_ws(i);
-            if j.len() == i.len() {
-                return fail(i, "white space");
+        // Read on every message: an indexed scan rather than nom parsers.
+        use lex::{run_of, DIGIT, TOKEN, WSP};
+        const SEQ: &str = "sequence number (32 bit)";
+        let digits = run_of(value, 0, DIGIT);
+        if digits == 0 {
+            return Err(ParseError::malformed(0, SEQ));
+        }
+        let mut seq: u64 = 0;
+        for &d in &value[..digits] {
+            seq = seq * 10 + u64::from(d - b'0');
+            if seq > u64::from(u32::MAX) {
+                return Err(ParseError::malformed(0, SEQ));
             }
-            let (i, m) = expect(token, "method").parse(j)?;
-            let method = match lex::standard_method(m) {
-                Some(std) => std,
-                // Tokens are ASCII.
-                None => Method::Extension(std::str::from_utf8(m).unwrap_or_default()),
-            };
-            Ok((
-                i,
-                CSeq {
-                    seq: seq as u32,
-                    method,
-                },
-            ))
+        }
+        let m0 = run_of(value, digits, WSP);
+        if m0 == digits {
+            return Err(ParseError::malformed(digits, "white space"));
+        }
+        let m1 = run_of(value, m0, TOKEN);
+        if m1 == m0 {
+            return Err(ParseError::malformed(m0, "method"));
+        }
+        let end = run_of(value, m1, WSP);
+        if end != value.len() {
+            return Err(ParseError::malformed(end, "end of value"));
+        }
+        let m = &value[m0..m1];
+        let method = match lex::standard_method(m) {
+            Some(std) => std,
+            // Tokens are ASCII.
+            None => Method::Extension(std::str::from_utf8(m).unwrap_or_default()),
+        };
+        Ok(CSeq {
+            seq: seq as u32,
+            method,
         })
     }
 }
@@ -363,31 +394,30 @@ fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
         }
         Some(b'<') => (i, None, true),
         _ => {
-            // Either `*(token LWS) <uri>` or a bare addr-spec.
-            match memchr::memchr(b'<', i) {
-                Some(lt) => {
-                    let name = lex::trim_ws(&i[..lt]);
-                    if let Some(bad) = name.iter().position(|&b| !is_token(b) && !lex::is_ws(b)) {
-                        return fail(&name[bad..], "token or quoted display name");
-                    }
-                    let display = (!name.is_empty()).then_some(name);
-                    (&i[lt..], display, true)
+            // Either `*(token LWS) <uri>` or a bare addr-spec: a display name runs to
+            // the first byte that is neither token nor white space, which must be '<'.
+            let k = lex::run_of(i, 0, lex::TOKEN | lex::WSP);
+            match i.get(k) {
+                Some(b'<') => {
+                    let name = lex::trim_ws(&i[..k]);
+                    (&i[k..], (!name.is_empty()).then_some(name), true)
                 }
-                None => (i, None, false),
+                _ if memchr::memchr(b'<', &i[k..]).is_some() => {
+                    return fail(&i[k..], "token or quoted display name");
+                }
+                _ => (i, None, false),
             }
         }
     };
     let (i, uri) = if angle {
         let inner = &i[1..];
-        match memchr::memchr(b'>', inner) {
-            Some(gt) => {
-                let uri = &inner[..gt];
-                if uri.is_empty() || uri.iter().any(|&b| b <= b' ') {
-                    return fail(inner, "URI without white space");
-                }
-                (&inner[gt + 1..], uri)
+        // The URI runs to '>' without white space or control bytes.
+        match inner.iter().position(|&b| b == b'>' || b <= b' ') {
+            Some(gt) if gt > 0 && inner[gt] == b'>' => (&inner[gt + 1..], &inner[..gt]),
+            _ if memchr::memchr(b'>', inner).is_some() => {
+                return fail(inner, "URI without white space");
             }
-            None => return fail(inner, "'>'"),
+            _ => return fail(inner, "'>'"),
         }
     } else {
         let n = i
@@ -403,7 +433,7 @@ fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
         }
         (&i[n..], uri)
     };
-    if memchr::memchr(b':', uri).is_none() {
+    if !uri.contains(&b':') {
         return fail(uri, "URI scheme");
     }
     let (i, (raw, tag)) = params_with(i, "tag", |_, _| true)?;
@@ -423,12 +453,7 @@ fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
 /// Parses `callid = word [ "@" word ]`.
 pub fn parse_call_id(value: &[u8]) -> Result<&str, ParseError> {
     // Read on every message: an indexed scan rather than a nom parser.
-    let word = |mut k: usize| {
-        while k < value.len() && is_word(value[k]) {
-            k += 1;
-        }
-        k
-    };
+    let word = |k: usize| lex::run_of(value, k, lex::WORD);
     let mut end = word(0);
     if end == 0 {
         return Err(ParseError::malformed(0, "Call-ID word"));
@@ -440,10 +465,7 @@ pub fn parse_call_id(value: &[u8]) -> Result<&str, ParseError> {
         }
         end = m;
     }
-    let mut rest = end;
-    while rest < value.len() && lex::is_ws(value[rest]) {
-        rest += 1;
-    }
+    let rest = lex::run_of(value, end, lex::WSP);
     if rest != value.len() {
         return Err(ParseError::malformed(rest, "end of value"));
     }
@@ -484,6 +506,13 @@ impl MessageBuf {
             return Err(ParseError::malformed(self.headers_end(), "Via header"));
         };
         let value = self.slice(h.value());
+        // Nearly always a Via the fast path reads up to the end of the value or to the
+        // comma ending its first element, without splitting the list first.
+        if let Some((via, end)) = fast_via_prefix(value) {
+            if end == value.len() || value.get(end) == Some(&b',') {
+                return Ok(via);
+            }
+        }
         let (s, e) = lex::CommaSplit::new(value).next().unwrap_or_default();
         let start = h.value().start as usize + s;
         Via::parse(value.get(s..e).unwrap_or_default()).map_err(|err| err.shifted(start))
@@ -595,6 +624,51 @@ mod tests {
         assert!(checked > 500, "{checked}");
     }
 
+    /// `top_via` reads the first value of a Via list without splitting it first: it
+    /// gives what the general path (`vias()`, split at commas, then parsed) gives.
+    #[test]
+    fn top_via_agrees_with_the_list_split() {
+        let seeds: [&[u8]; 4] = [
+            b"SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-5894-1-0",
+            b"SIP/2.0/UDP a;branch=x, SIP/2.0/TCP b;branch=y",
+            b"SIP/2.0/TLS h:1;rport;received=[::1],SIP/2.0/UDP c",
+            b"SIP/2.0/UDP \"q,\" h, SIP/2.0/UDP d",
+        ];
+        let bytes = b" \t;:=,\"<>/.[]0aZ-\x00\xff";
+        let mut checked = 0;
+        for seed in seeds {
+            for at in 0..=seed.len() {
+                for &c in bytes {
+                    for edit in 0..3 {
+                        let mut v = seed.to_vec();
+                        match edit {
+                            0 if at < v.len() => v[at] = c,
+                            1 => v.insert(at, c),
+                            2 if at < v.len() => {
+                                v.remove(at);
+                            }
+                            _ => continue,
+                        }
+                        let mut text = b"OPTIONS sip:a@b SIP/2.0\r\nVia: ".to_vec();
+                        text.extend_from_slice(&v);
+                        text.extend_from_slice(b"\r\n\r\n");
+                        let Ok(m) = crate::parse::parse_datagram(bytes::Bytes::from(text)) else {
+                            continue;
+                        };
+                        let general = m.vias().next();
+                        match m.top_via() {
+                            Ok(via) => assert_eq!(general, Some(Ok(via))),
+                            Err(e) if general.is_some() => assert_eq!(general, Some(Err(e))),
+                            Err(_) => {}
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
     #[test]
     fn via_errors() {
         assert!(Via::parse(b"SIP/2.0/UDP").is_err());
@@ -621,6 +695,29 @@ mod tests {
         assert!(NameAddr::parse(b"\"unterminated <sip:a@b>").is_err());
         assert!(NameAddr::parse(b"<sip:a@b>;tag").is_ok());
         assert!(NameAddr::parse(b"<sip:a@b>;tag=").is_err());
+    }
+
+    #[test]
+    fn cseq_values_and_error_offsets() {
+        let ok = |v: &'static [u8]| CSeq::parse(v).map(|c| (c.seq, c.method));
+        assert_eq!(ok(b"00000000001 ACK"), Ok((1, Method::Ack)));
+        assert_eq!(
+            ok(b"4294967295 FOO \t"),
+            Ok((u32::MAX, Method::Extension("FOO")))
+        );
+        let err = |v: &[u8]| CSeq::parse(v).map(|_| ()).unwrap_err();
+        for (v, offset, expected) in [
+            (&b"x INVITE"[..], 0, "sequence number (32 bit)"),
+            (b"4294967296 INVITE", 0, "sequence number (32 bit)"),
+            (b"1INVITE", 1, "white space"),
+            (b"1 ", 2, "method"),
+            (b"1 \t<", 3, "method"),
+            (b"1 INVITE x", 9, "end of value"),
+            (b"1 INVITE;", 8, "end of value"),
+        ] {
+            let e = err(v);
+            assert_eq!((e.offset(), e.expected()), (offset, expected), "{v:?}");
+        }
     }
 
     #[test]

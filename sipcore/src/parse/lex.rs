@@ -82,16 +82,24 @@ pub(crate) fn to_parse_error(input: &[u8], e: SipErr<'_>) -> ParseError {
 }
 
 // Byte classes (RFC 3261 §25.1).
-const TOKEN: u8 = 1;
-const WORD: u8 = 2; // Call-ID words: token plus ( ) < > : \ " / [ ] ? { }
-const UNRESERVED: u8 = 4; // alphanum / mark
-const USER_UNRES: u8 = 8; // & = + $ , ; ? /
-const PARAM_UNRES: u8 = 16; // [ ] / : & + $
-const HNV_UNRES: u8 = 32; // [ ] / ? : + $
-const PASSWORD: u8 = 64; // & = + $ ,
+pub(crate) const TOKEN: u16 = 1;
+pub(crate) const WORD: u16 = 2; // Call-ID words: token plus ( ) < > : \ " / [ ] ? { }
+const UNRESERVED: u16 = 4; // alphanum / mark
+const USER_UNRES: u16 = 8; // & = + $ , ; ? /
+const PARAM_UNRES: u16 = 16; // [ ] / : & + $
+const HNV_UNRES: u16 = 32; // [ ] / ? : + $
+const PASSWORD: u16 = 64; // & = + $ ,
+/// A parameter value without quotes or brackets: token plus `:` (see [`gen_value`]).
+pub(crate) const VALUE: u16 = 128;
+/// A hostname or IPv4 address: alphanum, `-`, `.`.
+pub(crate) const HOSTNAME: u16 = 256;
+/// A digit.
+pub(crate) const DIGIT: u16 = 512;
+/// SP or HT.
+pub(crate) const WSP: u16 = 1024;
 
-const fn classes() -> [u8; 256] {
-    let mut t = [0u8; 256];
+const fn classes() -> [u16; 256] {
+    let mut t = [0u16; 256];
     let mut c = 0usize;
     while c < 256 {
         let b = c as u8;
@@ -100,14 +108,26 @@ const fn classes() -> [u8; 256] {
             b,
             b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
         );
-        let mut v = 0u8;
+        let mut v = 0u16;
         if alnum
             || matches!(
                 b,
                 b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
             )
         {
-            v |= TOKEN | WORD;
+            v |= TOKEN | WORD | VALUE;
+        }
+        if b == b':' {
+            v |= VALUE;
+        }
+        if alnum || b == b'-' || b == b'.' {
+            v |= HOSTNAME;
+        }
+        if b.is_ascii_digit() {
+            v |= DIGIT;
+        }
+        if b == b' ' || b == b'\t' {
+            v |= WSP;
         }
         if matches!(
             b,
@@ -147,7 +167,18 @@ const fn classes() -> [u8; 256] {
     t
 }
 
-static CLASS: [u8; 256] = classes();
+static CLASS: [u16; 256] = classes();
+
+/// The end of the run of bytes of `class` (one of the class constants, or several
+/// or-ed) in `b` starting at `from`: the offset of the first byte not in it, or `b.len()`.
+#[inline(always)]
+pub(crate) fn run_of(b: &[u8], from: usize, class: u16) -> usize {
+    let rest = b.get(from..).unwrap_or_default();
+    from + rest
+        .iter()
+        .position(|&c| CLASS[c as usize] & class == 0)
+        .unwrap_or(rest.len())
+}
 
 /// `token` character (RFC 3261 §25.1).
 #[inline]
@@ -317,10 +348,7 @@ pub(crate) fn gen_value(i: &[u8]) -> PResult<'_, &[u8]> {
         },
         _ => {
             // token, plus ':' so an unbracketed IPv6 `received=` (RFC 5118 §4.5) parses.
-            let mut n = 0;
-            while n < i.len() && (is_token(i[n]) || i[n] == b':') {
-                n += 1;
-            }
+            let n = run_of(i, 0, VALUE);
             if n == 0 {
                 return fail(i, "parameter value");
             }
@@ -414,10 +442,7 @@ pub(crate) fn params_with<'a>(
             return Ok((&i[end..], (&i[..end], found)));
         }
         let n0 = ws(semi + 1);
-        let mut n1 = n0;
-        while n1 < i.len() && is_token(i[n1]) {
-            n1 += 1;
-        }
+        let n1 = run_of(i, n0, TOKEN);
         if n1 == n0 {
             return fail(&i[n0..], "parameter name");
         }
