@@ -311,8 +311,16 @@ fn read_conn(
                 Counters::add(&shared.stats.bytes_received, n);
                 conn.last_rx.store(now, Ordering::Relaxed);
                 if read.draining {
+                    if n < scratch.len() {
+                        return Outcome::Idle;
+                    }
                     continue;
                 }
+                // A read shorter than the buffer emptied the socket's receive queue:
+                // with edge-triggered readiness, bytes arriving later raise a new
+                // event, so the read that would only return `WouldBlock` is skipped
+                // (one system call less per message).
+                let drained = n < scratch.len();
                 let mut data = scratch.get(..n).unwrap_or_default();
                 if conn.layer.is_some() {
                     plain.clear();
@@ -320,6 +328,9 @@ fn read_conn(
                         return Outcome::Closed;
                     }
                     if plain.is_empty() {
+                        if drained {
+                            return Outcome::Idle;
+                        }
                         continue;
                     }
                     data = plain.as_slice();
@@ -330,6 +341,9 @@ fn read_conn(
                 }
                 if !frame(shared, conn, read, now) {
                     return Outcome::Closed;
+                }
+                if drained {
+                    return Outcome::Idle;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Outcome::Idle,
