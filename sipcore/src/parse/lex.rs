@@ -97,6 +97,8 @@ pub(crate) const HOSTNAME: u16 = 256;
 pub(crate) const DIGIT: u16 = 512;
 /// SP or HT.
 pub(crate) const WSP: u16 = 1024;
+/// A URI scheme character after the first: alphanum, `+`, `-`, `.`.
+pub(crate) const SCHEME: u16 = 2048;
 
 const fn classes() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -128,6 +130,9 @@ const fn classes() -> [u16; 256] {
         }
         if b == b' ' || b == b'\t' {
             v |= WSP;
+        }
+        if alnum || b == b'+' || b == b'-' || b == b'.' {
+            v |= SCHEME;
         }
         if matches!(
             b,
