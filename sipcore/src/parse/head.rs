@@ -8,7 +8,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{is_token, is_ws, run_of, standard_method, SCHEME, TOKEN, WSP};
+use super::lex::{self, is_token, is_ws, run_of, standard_method, SCHEME, TOKEN, WSP};
 use super::names::{known_name, word_at};
 use crate::message::{
     Header, HeaderId, HeaderIndex, Message, MessageBuf, Method, Request, Response, Span, StatusCode,
@@ -87,29 +87,6 @@ fn find_lf(hay: &[u8]) -> Option<usize> {
     }
     let tail = pairs.remainder();
     let k = tail.iter().position(|&b| b == b'\n')?;
-    Some(hay.len() - tail.len() + k)
-}
-
-/// The offset of the first byte of `hay` that is a control byte, SP or DEL (what ends
-/// a Request-URI), eight bytes at a time as [`find_lf`] does.
-#[inline]
-fn find_ctl_or_sp(hay: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const DEL: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let mut words = hay.chunks_exact(8);
-    for (i, w) in (&mut words).enumerate() {
-        let x = word_at(w, 0);
-        // Bytes under 0x21, and bytes equal to 0x7f: in each term only bytes above its
-        // first hit can be flagged falsely, so the lowest flag of the two is exact.
-        let d = x ^ DEL;
-        let t = (x.wrapping_sub(0x21 * ONES) & !x & HIGH) | (d.wrapping_sub(ONES) & !d & HIGH);
-        if t != 0 {
-            return Some(i * 8 + (t.trailing_zeros() / 8) as usize);
-        }
-    }
-    let tail = words.remainder();
-    let k = tail.iter().position(|&b| b <= b' ' || b == 0x7f)?;
     Some(hay.len() - tail.len() + k)
 }
 
@@ -228,7 +205,7 @@ fn request_line(buf: &[u8], pos: usize, eol: usize) -> Result<Start, ParseError>
         return Err(ParseError::malformed(pos + sp1, "SP after method"));
     }
     let uri_start = sp1 + 1;
-    let uri_len = find_ctl_or_sp(&line[uri_start..])
+    let uri_len = lex::find_ctl_or(&line[uri_start..], 0x7f)
         .ok_or(ParseError::malformed(eol, "SP after Request-URI"))?;
     let uri_end = uri_start + uri_len;
     if line[uri_end] != b' ' {
