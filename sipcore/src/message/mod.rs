@@ -297,6 +297,26 @@ impl MessageBuf {
         std::str::from_utf8(self.slice(span)).unwrap_or_default()
     }
 
+    /// The octets of `span` as `&str`, `None` if they are not UTF-8. The check starts at
+    /// the 8-byte aligned address at or before the span when the bytes from there are
+    /// UTF-8 too (they are the header's name, usually): `from_utf8` checks an aligned
+    /// start a word at a time, and an unaligned one a byte at a time (about twice the
+    /// instructions for a 15-50 byte value).
+    #[inline]
+    pub(crate) fn utf8(&self, span: Span) -> Option<&str> {
+        let (start, end) = (span.start as usize, span.end as usize);
+        let back = self.buf.as_ptr().addr().wrapping_add(start) % 8;
+        if let Some(from) = start.checked_sub(back) {
+            if let Ok(text) = std::str::from_utf8(self.buf.get(from..end)?) {
+                // `start` is a char boundary exactly when the span alone is UTF-8.
+                if let Some(s) = text.get(back..) {
+                    return Some(s);
+                }
+            }
+        }
+        std::str::from_utf8(self.buf.get(start..end)?).ok()
+    }
+
     /// The start line without its CRLF.
     pub fn start_line(&self) -> &[u8] {
         self.slice(self.start_line)

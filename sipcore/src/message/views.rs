@@ -317,7 +317,7 @@ pub struct NameAddr<'a> {
 impl<'a> NameAddr<'a> {
     /// Parses a name-addr or addr-spec followed by parameters.
     pub fn parse(value: &'a [u8]) -> Result<NameAddr<'a>, ParseError> {
-        run_all(value, name_addr)
+        run_all(value, |i| name_addr(i, value, None))
     }
 
     /// The display name, unquoted (quoted-pairs decoded), if present and not empty.
@@ -381,7 +381,9 @@ pub(crate) fn parse_qvalue(v: &str) -> Option<u16> {
     (q <= 1000).then_some(q)
 }
 
-fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
+/// A name-addr or addr-spec at `i`, within `value`; `text` is `value` as `&str` when the
+/// caller has checked it is UTF-8 (the tag is then a slice of it, not checked again).
+fn name_addr<'a>(i: &'a [u8], value: &'a [u8], text: Option<&'a str>) -> PResult<'a, NameAddr<'a>> {
     let i = skip_ws(i);
     let (i, display, angle) = match i.first() {
         Some(b'"') => {
@@ -412,7 +414,7 @@ fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
     let (i, uri) = if angle {
         let inner = &i[1..];
         // The URI runs to '>' without white space or control bytes.
-        match inner.iter().position(|&b| b == b'>' || b <= b' ') {
+        match lex::find_ctl_or(inner, b'>') {
             Some(gt) if gt > 0 && inner[gt] == b'>' => (&inner[gt + 1..], &inner[..gt]),
             _ if memchr::memchr(b'>', inner).is_some() => {
                 return fail(inner, "URI without white space");
@@ -433,11 +435,22 @@ fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
         }
         (&i[n..], uri)
     };
-    if !uri.contains(&b':') {
+    // The scheme ends a few bytes in: a plain loop, not the memchr of `contains`.
+    #[allow(clippy::manual_contains)]
+    let has_colon = uri.iter().any(|&b| b == b':');
+    if !has_colon {
         return fail(uri, "URI scheme");
     }
     let (i, (raw, tag)) = params_with(i, "tag", |_, _| true)?;
-    let tag = tag.flatten().and_then(|t| std::str::from_utf8(t).ok());
+    let tag = tag.flatten().and_then(|t| match text {
+        // `t` is a slice of `value`: a slice of UTF-8 text is UTF-8 exactly when it
+        // starts and ends on character boundaries, which `get` checks.
+        Some(text) => {
+            let at = t.as_ptr().addr().wrapping_sub(value.as_ptr().addr());
+            text.get(at..at.wrapping_add(t.len()))
+        }
+        None => std::str::from_utf8(t).ok(),
+    });
     Ok((
         i,
         NameAddr {
@@ -452,6 +465,13 @@ fn name_addr(i: &[u8]) -> PResult<'_, NameAddr<'_>> {
 
 /// Parses `callid = word [ "@" word ]`.
 pub fn parse_call_id(value: &[u8]) -> Result<&str, ParseError> {
+    let end = call_id_end(value)?;
+    // word characters are ASCII.
+    Ok(std::str::from_utf8(value.get(..end).unwrap_or_default()).unwrap_or_default())
+}
+
+/// The length of the Call-ID in `value` (the rest is white space), or the error.
+fn call_id_end(value: &[u8]) -> Result<usize, ParseError> {
     // Read on every message: an indexed scan rather than a nom parser.
     let word = |k: usize| lex::run_of(value, k, lex::WORD);
     let mut end = word(0);
@@ -469,8 +489,7 @@ pub fn parse_call_id(value: &[u8]) -> Result<&str, ParseError> {
     if rest != value.len() {
         return Err(ParseError::malformed(rest, "end of value"));
     }
-    // word characters are ASCII.
-    Ok(std::str::from_utf8(&value[..end]).unwrap_or_default())
+    Ok(end)
 }
 
 /// Parses a non-negative decimal header value (Content-Length, Expires ...) up to `max`.
@@ -532,20 +551,42 @@ impl MessageBuf {
 
     /// The From header (`from_` because `from` reads like a conversion).
     pub fn from_(&self) -> Result<NameAddr<'_>, ParseError> {
-        self.view(HeaderId::From, NameAddr::parse)?
+        self.name_addr_view(HeaderId::From)?
             .ok_or(ParseError::malformed(self.headers_end(), "From header"))
     }
 
     /// The To header.
     pub fn to(&self) -> Result<NameAddr<'_>, ParseError> {
-        self.view(HeaderId::To, NameAddr::parse)?
+        self.name_addr_view(HeaderId::To)?
             .ok_or(ParseError::malformed(self.headers_end(), "To header"))
+    }
+
+    /// [`NameAddr::parse`] of the first header `id`, with its value checked as UTF-8
+    /// once (see [`utf8`](Self::utf8)) rather than the tag on its own.
+    fn name_addr_view(&self, id: HeaderId) -> Result<Option<NameAddr<'_>>, ParseError> {
+        let Some(h) = self.header_entry(id) else {
+            return Ok(None);
+        };
+        let value = self.slice(h.value());
+        let text = self.utf8(h.value());
+        run_all(value, |i| name_addr(i, value, text))
+            .map(Some)
+            .map_err(|e| e.shifted(h.value().start as usize))
     }
 
     /// The Call-ID.
     pub fn call_id(&self) -> Result<&str, ParseError> {
-        self.view(HeaderId::CallId, parse_call_id)?
-            .ok_or(ParseError::malformed(self.headers_end(), "Call-ID header"))
+        let Some(h) = self.header_entry(HeaderId::CallId) else {
+            return Err(ParseError::malformed(self.headers_end(), "Call-ID header"));
+        };
+        let value = self.slice(h.value());
+        let end = call_id_end(value).map_err(|e| e.shifted(h.value().start as usize))?;
+        // word characters are ASCII.
+        Ok(match self.utf8(h.value()) {
+            Some(text) => text.get(..end),
+            None => std::str::from_utf8(value.get(..end).unwrap_or_default()).ok(),
+        }
+        .unwrap_or_default())
     }
 
     /// Max-Forwards (0..=255), `None` when absent.
@@ -667,6 +708,33 @@ mod tests {
             }
         }
         assert!(checked > 1000, "{checked}");
+    }
+
+    /// `utf8` (which checks from an aligned start before the span when it can) says
+    /// what `from_utf8` of the span says, for every span of messages with multi-byte
+    /// and invalid bytes at every alignment.
+    #[test]
+    fn utf8_of_spans_agrees_with_from_utf8() {
+        for lead in 0..8 {
+            // `lead` bytes before the message in the buffer: every alignment.
+            let mut text = vec![b'#'; lead];
+            text.extend_from_slice(
+                "OPTIONS sip:a@b SIP/2.0\r\nSubject: \u{e9}t\u{e9} \u{1f600}x\r\n".as_bytes(),
+            );
+            text.extend_from_slice(b"X-A: \xff\xfe ok\r\nX-B: \xa9\xc3\xa9\r\n\r\n");
+            let m = crate::parse::parse_datagram(bytes::Bytes::from(text).slice(lead..)).unwrap();
+            let n = m.as_bytes().len();
+            for start in 0..=n {
+                for end in start..=n {
+                    let span = crate::message::Span::new(start, end);
+                    assert_eq!(
+                        m.utf8(span),
+                        std::str::from_utf8(m.slice(span)).ok(),
+                        "{lead} {start}..{end}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{is_token, is_ws, run_of, standard_method, TOKEN, WSP};
+use super::lex::{self, is_token, is_ws, run_of, standard_method, SCHEME, TOKEN, WSP};
 use super::names::{known_name, word_at};
 use crate::message::{
     Header, HeaderId, HeaderIndex, Message, MessageBuf, Method, Request, Response, Span, StatusCode,
@@ -87,29 +87,6 @@ fn find_lf(hay: &[u8]) -> Option<usize> {
     }
     let tail = pairs.remainder();
     let k = tail.iter().position(|&b| b == b'\n')?;
-    Some(hay.len() - tail.len() + k)
-}
-
-/// The offset of the first byte of `hay` that is a control byte, SP or DEL (what ends
-/// a Request-URI), eight bytes at a time as [`find_lf`] does.
-#[inline]
-fn find_ctl_or_sp(hay: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const DEL: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let mut words = hay.chunks_exact(8);
-    for (i, w) in (&mut words).enumerate() {
-        let x = word_at(w, 0);
-        // Bytes under 0x21, and bytes equal to 0x7f: in each term only bytes above its
-        // first hit can be flagged falsely, so the lowest flag of the two is exact.
-        let d = x ^ DEL;
-        let t = (x.wrapping_sub(0x21 * ONES) & !x & HIGH) | (d.wrapping_sub(ONES) & !d & HIGH);
-        if t != 0 {
-            return Some(i * 8 + (t.trailing_zeros() / 8) as usize);
-        }
-    }
-    let tail = words.remainder();
-    let k = tail.iter().position(|&b| b <= b' ' || b == 0x7f)?;
     Some(hay.len() - tail.len() + k)
 }
 
@@ -228,7 +205,7 @@ fn request_line(buf: &[u8], pos: usize, eol: usize) -> Result<Start, ParseError>
         return Err(ParseError::malformed(pos + sp1, "SP after method"));
     }
     let uri_start = sp1 + 1;
-    let uri_len = find_ctl_or_sp(&line[uri_start..])
+    let uri_len = lex::find_ctl_or(&line[uri_start..], 0x7f)
         .ok_or(ParseError::malformed(eol, "SP after Request-URI"))?;
     let uri_end = uri_start + uri_len;
     if line[uri_end] != b' ' {
@@ -244,10 +221,7 @@ fn request_line(buf: &[u8], pos: usize, eol: usize) -> Result<Start, ParseError>
             "Request-URI without '<' '>'",
         ));
     }
-    let scheme_len = uri
-        .iter()
-        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.'))
-        .unwrap_or(uri.len());
+    let scheme_len = run_of(uri, 0, SCHEME);
     if scheme_len == 0 || !uri[0].is_ascii_alphabetic() || uri.get(scheme_len) != Some(&b':') {
         return Err(ParseError::malformed(pos + uri_start, "URI scheme"));
     }
@@ -341,104 +315,181 @@ pub(crate) fn scan_headers(
     mut pos: usize,
     headers: &mut HeaderIndex,
 ) -> Result<HeadEnd, ParseError> {
-    let no_end = || {
-        ParseError::new(
-            ParseErrorKind::Incomplete,
-            buf.len(),
-            "empty line after headers",
-        )
-    };
     let mut folded = false;
+    let mut ends = [0usize; BATCH];
     loop {
-        if let Some((id, name_len)) = known_name(buf, pos) {
-            // `Name:` of a common header (the general path below gives the same entry,
-            // one byte at a time): the value starts after the colon and white space.
-            let k = run_of(buf, pos + name_len + 1, WSP);
-            let eol = line_end(buf, k)?.ok_or_else(no_end)?;
-            if headers.len() == MAX_HEADERS {
-                return Err(ParseError::new(
-                    ParseErrorKind::TooLarge,
-                    pos,
-                    "at most 1024 header lines",
-                ));
-            }
-            let mut end = eol;
-            while end > k && buf.get(end - 1).is_some_and(|&b| is_ws(b)) {
-                end -= 1;
-            }
-            headers.push(Header::new(
-                id,
-                pos,
-                name_len as u16,
-                Span::new(k, end),
-                eol + 2,
-            ));
-            pos = eol + 2;
-            continue;
-        }
-        let eol = line_end(buf, pos)?.ok_or_else(no_end)?;
-        if eol == pos {
-            return Ok(HeadEnd {
-                headers_end: pos,
-                body_start: pos + 2,
-                folded,
-            });
-        }
-        let line = &buf[pos..eol];
-        if is_ws(line[0]) {
-            // Continuation of a folded header (RFC 3261 §7.3.1).
-            let Some(last) = headers.last_mut() else {
-                return Err(ParseError::malformed(pos, "header name"));
-            };
-            folded = true;
-            let trimmed = line.len() - line.iter().rev().take_while(|&&b| is_ws(b)).count();
-            if trimmed > 0 {
-                let mut value = last.value();
-                if value.is_empty() {
-                    let lead = line.iter().take_while(|&&b| is_ws(b)).count();
-                    value.start = (pos + lead) as u32;
-                }
-                value.end = (pos + trimmed) as u32;
-                last.set_value(value);
-            }
-            last.set_line_end(eol + 2);
-        } else {
-            if headers.len() == MAX_HEADERS {
-                return Err(ParseError::new(
-                    ParseErrorKind::TooLarge,
-                    pos,
-                    "at most 1024 header lines",
-                ));
-            }
-            let name_len = line.iter().take_while(|&&b| is_token(b)).count();
-            if name_len == 0 {
-                return Err(ParseError::malformed(pos, "header name"));
-            }
-            let mut k = name_len;
-            while k < line.len() && is_ws(line[k]) {
-                k += 1;
-            }
-            if line.get(k) != Some(&b':') {
-                return Err(ParseError::malformed(pos + k, "':' after header name"));
-            }
-            k += 1;
-            while k < line.len() && is_ws(line[k]) {
-                k += 1;
-            }
-            let end = line.len() - line[k..].iter().rev().take_while(|&&b| is_ws(b)).count();
-            let Ok(short_name) = u16::try_from(name_len) else {
-                return Err(ParseError::malformed(pos, "header name under 64 KiB"));
-            };
-            headers.push(Header::new(
-                header_id(&line[..name_len]),
-                pos,
-                short_name,
-                Span::new(pos + k, pos + end),
-                eol + 2,
+        // The ends of the next lines first, then the lines: the line ends no longer
+        // wait for the parsing of each line before them.
+        let n = find_lfs(buf, pos, &mut ends);
+        if n == 0 {
+            return Err(ParseError::new(
+                ParseErrorKind::Incomplete,
+                buf.len(),
+                "empty line after headers",
             ));
         }
-        pos = eol + 2;
+        for &lf in ends.iter().take(n) {
+            if lf == 0 || lf - 1 < pos || buf.get(lf - 1) != Some(&b'\r') {
+                return Err(ParseError::malformed(lf, "CRLF"));
+            }
+            let eol = lf - 1;
+            if eol == pos {
+                return Ok(HeadEnd {
+                    headers_end: pos,
+                    body_start: pos + 2,
+                    folded,
+                });
+            }
+            header_line(buf, pos, eol, headers, &mut folded)?;
+            pos = lf + 1;
+        }
     }
+}
+
+/// Line ends found per call of [`find_lfs`].
+const BATCH: usize = 32;
+
+/// The offsets of the LFs of `buf` from `from` on, in order, into `out`: as many as fit,
+/// stopping after the first that ends a line of at most one byte (the empty line
+/// ending the head, or a malformed one) so that the body is not searched. How many.
+#[inline]
+fn find_lfs(buf: &[u8], from: usize, out: &mut [usize; BATCH]) -> usize {
+    let mut n = 0;
+    let mut prev = from.wrapping_sub(1);
+    let mut push = |lf: usize| {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = lf;
+            n += 1;
+        }
+        let last = lf.wrapping_sub(prev) <= 2 || n == BATCH;
+        prev = lf;
+        last
+    };
+    let hay = buf.get(from..).unwrap_or_default();
+    // Sixteen bytes a step, and a branch only where there is an LF (a line is 10 to
+    // 80 bytes).
+    let mut blocks = hay.chunks_exact(16);
+    let mut base = from;
+    for b in &mut blocks {
+        let (lo, hi) = (lf_bytes(word_at(b, 0)), lf_bytes(word_at(b, 8)));
+        if lo | hi != 0 {
+            for (mut t, at) in [(lo, base), (hi, base + 8)] {
+                while t != 0 {
+                    if push(at + (t.trailing_zeros() / 8) as usize) {
+                        return n;
+                    }
+                    t &= t - 1;
+                }
+            }
+        }
+        base += 16;
+    }
+    for (k, &b) in blocks.remainder().iter().enumerate() {
+        if b == b'\n' && push(base + k) {
+            break;
+        }
+    }
+    n
+}
+
+/// The high bit of every byte of `w` that is an LF (exact: no carries between bytes).
+#[inline(always)]
+fn lf_bytes(w: u64) -> u64 {
+    const LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = w ^ LF;
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// One header line `[pos, eol)` (not empty, CRLF checked): an entry of `headers`, or a
+/// continuation of the last one (`folded` is then set).
+#[inline(always)]
+fn header_line(
+    buf: &[u8],
+    pos: usize,
+    eol: usize,
+    headers: &mut HeaderIndex,
+    folded: &mut bool,
+) -> Result<(), ParseError> {
+    if let Some((id, name_len)) = known_name(buf, pos) {
+        // `Name:` of a common header (the general path below gives the same entry,
+        // one byte at a time): the value starts after the colon and white space. The
+        // name and colon match no CR or LF, so they are inside the line.
+        if headers.len() == MAX_HEADERS {
+            return Err(ParseError::new(
+                ParseErrorKind::TooLarge,
+                pos,
+                "at most 1024 header lines",
+            ));
+        }
+        let k = run_of(buf, pos + name_len + 1, WSP).min(eol);
+        let mut end = eol;
+        while end > k && buf.get(end - 1).is_some_and(|&b| is_ws(b)) {
+            end -= 1;
+        }
+        headers.push(Header::new(
+            id,
+            pos,
+            name_len as u16,
+            Span::new(k, end),
+            eol + 2,
+        ));
+        return Ok(());
+    }
+    let line = &buf[pos..eol];
+    if is_ws(line[0]) {
+        // Continuation of a folded header (RFC 3261 §7.3.1).
+        let Some(last) = headers.last_mut() else {
+            return Err(ParseError::malformed(pos, "header name"));
+        };
+        *folded = true;
+        let trimmed = line.len() - line.iter().rev().take_while(|&&b| is_ws(b)).count();
+        if trimmed > 0 {
+            let mut value = last.value();
+            if value.is_empty() {
+                let lead = line.iter().take_while(|&&b| is_ws(b)).count();
+                value.start = (pos + lead) as u32;
+            }
+            value.end = (pos + trimmed) as u32;
+            last.set_value(value);
+        }
+        last.set_line_end(eol + 2);
+    } else {
+        if headers.len() == MAX_HEADERS {
+            return Err(ParseError::new(
+                ParseErrorKind::TooLarge,
+                pos,
+                "at most 1024 header lines",
+            ));
+        }
+        let name_len = line.iter().take_while(|&&b| is_token(b)).count();
+        if name_len == 0 {
+            return Err(ParseError::malformed(pos, "header name"));
+        }
+        let mut k = name_len;
+        while k < line.len() && is_ws(line[k]) {
+            k += 1;
+        }
+        if line.get(k) != Some(&b':') {
+            return Err(ParseError::malformed(pos + k, "':' after header name"));
+        }
+        k += 1;
+        while k < line.len() && is_ws(line[k]) {
+            k += 1;
+        }
+        let end = line.len() - line[k..].iter().rev().take_while(|&&b| is_ws(b)).count();
+        let Ok(short_name) = u16::try_from(name_len) else {
+            return Err(ParseError::malformed(pos, "header name under 64 KiB"));
+        };
+        headers.push(Header::new(
+            header_id(&line[..name_len]),
+            pos,
+            short_name,
+            Span::new(pos + k, pos + end),
+            eol + 2,
+        ));
+    }
+    Ok(())
 }
 
 /// Parses the start line and the header lines of `buf`, which must contain the empty
@@ -638,6 +689,49 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(name)
             );
+        }
+    }
+
+    /// Many header lines, folded ones among them, across the batches of line ends: every
+    /// entry has the name and value it was written with.
+    #[test]
+    fn long_heads_across_line_batches() {
+        for n in [0, 1, 30, 31, 32, 33, 63, 64, 65, 100] {
+            for fold_every in [0, 1, 7, 31] {
+                let mut text = String::from("OPTIONS sip:a@b SIP/2.0\r\n");
+                let mut expect = Vec::new();
+                for i in 0..n {
+                    let name = ["Via", "X-Custom", "cseq", "v", "Content-Length "][i % 5];
+                    let value = if i % 5 == 4 {
+                        "0".to_string()
+                    } else {
+                        format!("v{i}")
+                    };
+                    if fold_every > 0 && i % fold_every == 0 {
+                        text.push_str(&format!("{name}:\r\n  {value} \r\n"));
+                    } else {
+                        text.push_str(&format!("{name}: {value}\r\n"));
+                    }
+                    expect.push((name.trim_end().to_string(), value));
+                }
+                text.push_str("\r\n");
+                let m = crate::parse::parse_datagram(Bytes::from(text.clone())).unwrap();
+                let got: Vec<_> = m
+                    .headers()
+                    .iter()
+                    .map(|h| {
+                        (
+                            String::from_utf8_lossy(m.slice(h.name())).into_owned(),
+                            String::from_utf8_lossy(m.slice(h.value())).into_owned(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(got, expect, "{n} {fold_every}");
+                assert_eq!(m.headers_end(), text.len() - 2);
+                for h in m.headers() {
+                    assert_eq!(h.id, HeaderId::from_name(m.slice(h.name())));
+                }
+            }
         }
     }
 

@@ -97,6 +97,8 @@ pub(crate) const HOSTNAME: u16 = 256;
 pub(crate) const DIGIT: u16 = 512;
 /// SP or HT.
 pub(crate) const WSP: u16 = 1024;
+/// A URI scheme character after the first: alphanum, `+`, `-`, `.`.
+pub(crate) const SCHEME: u16 = 2048;
 
 const fn classes() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -128,6 +130,9 @@ const fn classes() -> [u16; 256] {
         }
         if b == b' ' || b == b'\t' {
             v |= WSP;
+        }
+        if alnum || b == b'+' || b == b'-' || b == b'.' {
+            v |= SCHEME;
         }
         if matches!(
             b,
@@ -168,6 +173,29 @@ const fn classes() -> [u16; 256] {
 }
 
 static CLASS: [u16; 256] = classes();
+
+/// The offset of the first byte of `hay` that is a control byte, SP, or `stop` (DEL
+/// ends a Request-URI, `>` a bracketed URI), eight bytes at a time.
+#[inline]
+pub(crate) fn find_ctl_or(hay: &[u8], stop: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let stops = ONES * u64::from(stop);
+    let mut words = hay.chunks_exact(8);
+    for (i, w) in (&mut words).enumerate() {
+        let x = super::names::word_at(w, 0);
+        // Bytes under 0x21, and bytes equal to `stop`: in each term only bytes above its
+        // first hit can be flagged falsely, so the lowest flag of the two is exact.
+        let d = x ^ stops;
+        let t = (x.wrapping_sub(0x21 * ONES) & !x & HIGH) | (d.wrapping_sub(ONES) & !d & HIGH);
+        if t != 0 {
+            return Some(i * 8 + (t.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = words.remainder();
+    let k = tail.iter().position(|&b| b <= b' ' || b == stop)?;
+    Some(hay.len() - tail.len() + k)
+}
 
 /// The end of the run of bytes of `class` (one of the class constants, or several
 /// or-ed) in `b` starting at `from`: the offset of the first byte not in it, or `b.len()`.
@@ -333,6 +361,7 @@ pub fn unquote(q: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// nom: gen-value = token / host / quoted-string (host covers IPv6 references).
+#[inline]
 pub(crate) fn gen_value(i: &[u8]) -> PResult<'_, &[u8]> {
     match i.first() {
         Some(b'"') => quoted_string(i),

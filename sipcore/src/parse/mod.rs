@@ -36,6 +36,7 @@ use crate::message::{Message, MessageBuf, Span};
 /// assert_eq!(m.as_response().unwrap().status().as_u16(), 180);
 /// assert_eq!(m.body(), b"hi");
 /// ```
+#[inline]
 pub fn parse_datagram(buf: Bytes) -> Result<Message, ParseError> {
     let (start, start_line, pos) = head::scan_start(&buf)?;
     // The message is built first and its index filled where it stays: the index is

@@ -155,55 +155,88 @@ known! {
     WARNING = "Warning", Warning;
 }
 
+/// The first two bytes of a name, lowercase, as [`known_name`] switches on them.
+const fn key(name: &str) -> u16 {
+    let b = name.as_bytes();
+    (b[0].to_ascii_lowercase() as u16) | ((b[1].to_ascii_lowercase() as u16) << 8)
+}
+
+/// Tries the names in turn (constants: their words are immediates).
+macro_rules! first_of {
+    ($w:ident, $buf:ident, $pos:ident; $($k:ident),+) => {{
+        $(
+            if $k.matches($w, $buf, $pos) {
+                return Some(($k.id, $k.name_len));
+            }
+        )+
+        None
+    }};
+}
+
 /// The header the line at `pos` of `buf` starts with, if it is one of the common names
 /// followed directly by `:`: its id and the length of the name.
 #[inline]
 pub(crate) fn known_name(buf: &[u8], pos: usize) -> Option<(HeaderId, usize)> {
     let w = word_at(buf, pos);
-    let candidates: &[Known] = match (w as u8) | 0x20 {
-        b'v' => &[VIA],
-        b'f' => &[FROM],
-        b't' => &[TO, TIMESTAMP],
-        b'c' => &[
-            CALL_ID,
-            CSEQ,
-            CONTACT,
-            CONTENT_TYPE,
-            CONTENT_LENGTH,
-            CALL_INFO,
-        ],
-        b'm' => &[MAX_FORWARDS, MIN_EXPIRES, MIN_SE],
-        b'r' => &[
-            ROUTE,
-            RECORD_ROUTE,
-            REQUIRE,
-            REASON,
-            REFER_TO,
-            REFERRED_BY,
-            RETRY_AFTER,
-            RACK,
-            RSEQ,
-        ],
-        b's' => &[SUBJECT, SUPPORTED, SERVER, SESSION_EXPIRES, SERVICE_ROUTE],
-        b'a' => &[
-            ALLOW,
-            AUTHORIZATION,
-            ACCEPT,
-            ALLOW_EVENTS,
-            ACCEPT_ENCODING,
-            ACCEPT_LANGUAGE,
-        ],
-        b'u' => &[USER_AGENT, UNSUPPORTED],
-        b'e' => &[EXPIRES, EVENT],
-        b'p' => &[PATH, PRIVACY, PRIORITY, PROXY_REQUIRE],
-        b'd' => &[DATE],
-        b'w' => &[WARNING],
-        _ => return None,
-    };
-    candidates
-        .iter()
-        .find(|k| k.matches(w, buf, pos))
-        .map(|k| (k.id, k.name_len))
+    // The first two bytes with letters lowercased (OR-ing 0x20 makes a lowercase letter
+    // only of a letter; the compare below checks every byte anyway).
+    const VI: u16 = key("vi");
+    const FR: u16 = key("fr");
+    const TO_: u16 = key("to");
+    const TI: u16 = key("ti");
+    const CA: u16 = key("ca");
+    const CS: u16 = key("cs");
+    const CO: u16 = key("co");
+    const MA: u16 = key("ma");
+    const MI: u16 = key("mi");
+    const RO: u16 = key("ro");
+    const RE: u16 = key("re");
+    const RA: u16 = key("ra");
+    const RS: u16 = key("rs");
+    const SU: u16 = key("su");
+    const SE: u16 = key("se");
+    const AL: u16 = key("al");
+    const AU: u16 = key("au");
+    const AC: u16 = key("ac");
+    const US: u16 = key("us");
+    const UN: u16 = key("un");
+    const EX: u16 = key("ex");
+    const EV: u16 = key("ev");
+    const PA: u16 = key("pa");
+    const PR: u16 = key("pr");
+    const DA: u16 = key("da");
+    const WA: u16 = key("wa");
+    match (w as u16) | 0x2020 {
+        VI => first_of!(w, buf, pos; VIA),
+        FR => first_of!(w, buf, pos; FROM),
+        TO_ => first_of!(w, buf, pos; TO),
+        TI => first_of!(w, buf, pos; TIMESTAMP),
+        CA => first_of!(w, buf, pos; CALL_ID, CALL_INFO),
+        CS => first_of!(w, buf, pos; CSEQ),
+        CO => first_of!(w, buf, pos; CONTACT, CONTENT_TYPE, CONTENT_LENGTH),
+        MA => first_of!(w, buf, pos; MAX_FORWARDS),
+        MI => first_of!(w, buf, pos; MIN_EXPIRES, MIN_SE),
+        RO => first_of!(w, buf, pos; ROUTE),
+        RE => {
+            first_of!(w, buf, pos; RECORD_ROUTE, REQUIRE, REASON, REFER_TO, REFERRED_BY, RETRY_AFTER)
+        }
+        RA => first_of!(w, buf, pos; RACK),
+        RS => first_of!(w, buf, pos; RSEQ),
+        SU => first_of!(w, buf, pos; SUBJECT, SUPPORTED),
+        SE => first_of!(w, buf, pos; SERVER, SESSION_EXPIRES, SERVICE_ROUTE),
+        AL => first_of!(w, buf, pos; ALLOW, ALLOW_EVENTS),
+        AU => first_of!(w, buf, pos; AUTHORIZATION),
+        AC => first_of!(w, buf, pos; ACCEPT, ACCEPT_ENCODING, ACCEPT_LANGUAGE),
+        US => first_of!(w, buf, pos; USER_AGENT),
+        UN => first_of!(w, buf, pos; UNSUPPORTED),
+        EX => first_of!(w, buf, pos; EXPIRES),
+        EV => first_of!(w, buf, pos; EVENT),
+        PA => first_of!(w, buf, pos; PATH),
+        PR => first_of!(w, buf, pos; PRIVACY, PRIORITY, PROXY_REQUIRE),
+        DA => first_of!(w, buf, pos; DATE),
+        WA => first_of!(w, buf, pos; WARNING),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
