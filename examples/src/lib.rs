@@ -34,11 +34,12 @@
 //! ## Measured
 //!
 //! Against Kamailio 5.6.3 with the shared bench (`benches/results/README.md`), same
-//! 2-vCPU machine, same sitting: CPU per call at 1000 calls/s 0.66x Kamailio's over UDP
-//! (137.5 vs 207.5 us) and 0.59x over TCP (123.5 vs 210.5 us); PSS 140 MB (UDP) and
-//! 90 MB (TCP) against Kamailio's 2.1 GB of touched shared memory; highest passing rate
-//! over TCP at least 14000 calls/s against 7000, over UDP 7000 for both with the default
-//! shared-socket pool and 11000 with `--pool reuseport`.
+//! 2-vCPU machine, same sitting (sitting 5): CPU per call at 1000 calls/s 0.48x
+//! Kamailio's over UDP (111 vs 233 us) and 0.44x over TCP (143 vs 322.5 us); PSS 130 MB
+//! (UDP) and 85 MB (TCP) against Kamailio's 2.1 GB of touched shared memory; highest
+//! passing rate 8000 against 4000 calls/s over UDP and 11000 against 5000 over TCP.
+//! The UDP default pool is reuse-port (`--pool shared` spreads one busy trunk over every
+//! worker instead).
 //!
 //! ## Not done
 //!
