@@ -8,11 +8,11 @@
 
 mod common;
 
+use common::responder::{headers, UdpResponder};
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -63,17 +63,6 @@ fn tls_client(roots: &str) -> (TlsTransport, Receiver<Received>) {
     (t, rx)
 }
 
-/// The values of header `name` (full name, case-insensitive), in order.
-fn headers<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
-    msg.split("\r\n")
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-        .collect()
-}
-
 /// Every Record-Route value of `msg`, in order (lines split at commas).
 fn record_routes(msg: &str) -> Vec<String> {
     headers(msg, "Record-Route")
@@ -86,76 +75,52 @@ fn record_routes(msg: &str) -> Vec<String> {
 /// A UDP UAS: answers INVITE and BYE with 200 (Record-Route copied, a Contact of its
 /// own), absorbs ACK, and reports every request it received.
 struct Uas {
-    addr: SocketAddr,
+    responder: UdpResponder,
     got: Receiver<String>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Uas {
     fn start() -> Uas {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let addr = s.local_addr().unwrap();
         let (tx, got) = unbounded();
-        let stop = Arc::new(AtomicBool::new(false));
-        let halt = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while !halt.load(Ordering::Relaxed) {
-                let Ok((n, from)) = s.recv_from(&mut buf) else {
-                    continue;
-                };
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let method = text.split(' ').next().unwrap_or_default().to_string();
-                if matches!(method.as_str(), "INVITE" | "BYE") {
-                    let mut r = String::from("SIP/2.0 200 OK\r\n");
-                    for v in headers(&text, "Via") {
-                        r.push_str(&format!("Via: {v}\r\n"));
-                    }
-                    if method == "INVITE" {
-                        for v in headers(&text, "Record-Route") {
-                            r.push_str(&format!("Record-Route: {v}\r\n"));
-                        }
-                    }
-                    let to = headers(&text, "To")[0];
-                    let to = if to.contains(";tag=") {
-                        to.to_string()
-                    } else {
-                        format!("{to};tag=uas")
-                    };
-                    r.push_str(&format!(
-                        "From: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: <sip:uas@{addr}>\r\nContent-Length: 0\r\n\r\n",
-                        headers(&text, "From")[0],
-                        headers(&text, "Call-ID")[0],
-                        headers(&text, "CSeq")[0],
-                    ));
-                    s.send_to(r.as_bytes(), from).unwrap();
-                }
-                let _ = tx.send(text);
+        let responder = UdpResponder::start(move |text, addr| {
+            let _ = tx.send(text.to_string());
+            let method = text.split(' ').next().unwrap_or_default();
+            if !matches!(method, "INVITE" | "BYE") {
+                return None;
             }
+            let mut r = String::from("SIP/2.0 200 OK\r\n");
+            for v in headers(text, "Via") {
+                r.push_str(&format!("Via: {v}\r\n"));
+            }
+            if method == "INVITE" {
+                for v in headers(text, "Record-Route") {
+                    r.push_str(&format!("Record-Route: {v}\r\n"));
+                }
+            }
+            let to = headers(text, "To")[0];
+            let to = if to.contains(";tag=") {
+                to.to_string()
+            } else {
+                format!("{to};tag=uas")
+            };
+            r.push_str(&format!(
+                "From: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: <sip:uas@{addr}>\r\nContent-Length: 0\r\n\r\n",
+                headers(text, "From")[0],
+                headers(text, "Call-ID")[0],
+                headers(text, "CSeq")[0],
+            ));
+            Some(r)
         });
-        Uas {
-            addr,
-            got,
-            stop,
-            thread: Some(thread),
-        }
+        Uas { responder, got }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.responder.addr
     }
 
     /// The next request it received.
     fn next(&self) -> String {
         self.got.recv_timeout(WAIT).expect("a request at the UAS")
-    }
-}
-
-impl Drop for Uas {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -210,7 +175,7 @@ fn call_over_tls_to_a_udp_uas_and_back() {
          [tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
          [metrics]\nlisten = \"127.0.0.1:{m}\"\n\
          [[routes.prefix]]\nprefix = \"+1\"\ngateways = [{{ address = \"{}\", transport = \"udp\" }}]\n",
-        proxy_cert.cert_file, proxy_cert.key_file, uas.addr
+        proxy_cert.cert_file, proxy_cert.key_file, uas.addr()
     ));
     let tls_addr = px.tls.as_ref().unwrap().listeners()[0];
     let udp_addr = px.udp[0];

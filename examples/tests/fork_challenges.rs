@@ -6,81 +6,34 @@
 
 mod common;
 
+use common::responder::{headers, UdpResponder};
+
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The values of header `name` in `msg`, in order.
-fn headers<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
-    msg.split("\r\n")
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-        .collect()
-}
-
 /// A UDP UAS answering every INVITE with `status` and one challenge header.
-struct Challenger {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Challenger {
-    fn start(status: &'static str, header: &'static str, realm: &'static str) -> Challenger {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let addr = s.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let halt = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while !halt.load(Ordering::Relaxed) {
-                let Ok((n, from)) = s.recv_from(&mut buf) else {
-                    continue;
-                };
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if !text.starts_with("INVITE ") {
-                    continue; // the ACK of our 4xx (sent by the proxy's transaction)
-                }
-                let mut r = format!("SIP/2.0 {status}\r\n");
-                for v in headers(&text, "Via") {
-                    r.push_str(&format!("Via: {v}\r\n"));
-                }
-                r.push_str(&format!(
-                    "From: {}\r\nTo: {};tag={realm}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
-                     {header}: Digest realm=\"{realm}\", nonce=\"n-{realm}\", qop=\"auth\", algorithm=MD5\r\n\
-                     Content-Length: 0\r\n\r\n",
-                    headers(&text, "From")[0],
-                    headers(&text, "To")[0],
-                    headers(&text, "Call-ID")[0],
-                    headers(&text, "CSeq")[0],
-                ));
-                s.send_to(r.as_bytes(), from).unwrap();
-            }
-        });
-        Challenger {
-            addr,
-            stop,
-            thread: Some(thread),
+fn challenger(status: &'static str, header: &'static str, realm: &'static str) -> UdpResponder {
+    UdpResponder::start(move |text, _| {
+        if !text.starts_with("INVITE ") {
+            return None; // the ACK of our 4xx (sent by the proxy's transaction)
         }
-    }
-}
-
-impl Drop for Challenger {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let mut r = format!("SIP/2.0 {status}\r\n");
+        for v in headers(text, "Via") {
+            r.push_str(&format!("Via: {v}\r\n"));
         }
-    }
+        r.push_str(&format!(
+            "From: {}\r\nTo: {};tag={realm}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+             {header}: Digest realm=\"{realm}\", nonce=\"n-{realm}\", qop=\"auth\", algorithm=MD5\r\n\
+             Content-Length: 0\r\n\r\n",
+            headers(text, "From")[0],
+            headers(text, "To")[0],
+            headers(text, "Call-ID")[0],
+            headers(text, "CSeq")[0],
+        ));
+        Some(r)
+    })
 }
 
 /// Sends `msg` to the proxy and returns the first final response.
@@ -105,9 +58,9 @@ fn challenges_of_forked_branches_are_merged() {
     let me = uac.local_addr().unwrap();
 
     let contacts = [
-        Challenger::start("401 Unauthorized", "WWW-Authenticate", "a.example"),
-        Challenger::start("401 Unauthorized", "WWW-Authenticate", "b.example"),
-        Challenger::start(
+        challenger("401 Unauthorized", "WWW-Authenticate", "a.example"),
+        challenger("401 Unauthorized", "WWW-Authenticate", "b.example"),
+        challenger(
             "407 Proxy Authentication Required",
             "Proxy-Authenticate",
             "c.example",

@@ -52,6 +52,8 @@
 pub mod edit;
 pub mod endpoint;
 pub mod message;
+#[cfg(test)]
+mod mutate;
 pub mod parse;
 pub mod pool;
 pub mod transaction;

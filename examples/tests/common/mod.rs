@@ -17,6 +17,7 @@ use sipcore_examples::config::Config;
 use sipcore_examples::server::{self, Running};
 
 pub mod cases;
+pub mod responder;
 
 /// A free UDP port on loopback (also free for TCP with high probability).
 pub fn free_port() -> u16 {
