@@ -176,6 +176,24 @@ fn ist_2xx_accepted_absorbs_invites_and_passes_acks() {
     ));
 }
 
+/// Accepted never retransmits the 2xx (the TU does), so the transaction lets it go: a
+/// call's 2xx would otherwise live until Timer L (32 s).
+#[test]
+fn ist_accepted_does_not_keep_its_2xx() {
+    let (mut sim, id, req) = incoming(Udp, "INVITE");
+    sim.respond(id, &req, 200, Some("b1")).unwrap();
+    let (_, sent) = sim.sent.pop().unwrap();
+    assert!(
+        sent.payload.is_unique(),
+        "the Accepted transaction holds its 2xx"
+    );
+    // The TU's retransmissions still go out, and are not kept either.
+    sim.respond(id, &req, 200, Some("b1")).unwrap();
+    let (_, again) = sim.sent.pop().unwrap();
+    assert!(again.payload.starts_with(b"SIP/2.0 200"));
+    assert!(again.payload.is_unique());
+}
+
 #[test]
 fn ist_refuses_a_second_final_response() {
     let (mut sim, id, req) = incoming(Udp, "INVITE");

@@ -21,7 +21,7 @@ use crate::transport::Target;
 use super::output::{Event, Timer};
 use super::shard::Ctx;
 use super::stateless;
-use super::txn::{State, RETRANSMIT, TIMEOUT};
+use super::txn::{State, F_LEGACY, RETRANSMIT, TIMEOUT};
 use super::TransactionError;
 
 /// Arms the 100 Trying timer and the transaction user's deadline.
@@ -89,6 +89,7 @@ pub(crate) fn send_response(
             // 2xx retransmissions by the TU pass through (RFC 6026 §8.5).
             t.last = Some(response.bytes());
             ctx.send_last(i);
+            forget_accepted_response(ctx, i);
             return Ok(());
         }
         _ => {
@@ -107,6 +108,7 @@ pub(crate) fn send_response(
         if let Some(t) = ctx.txn(i) {
             t.state = State::Accepted;
         }
+        forget_accepted_response(ctx, i);
         ctx.disarm(i, RETRANSMIT);
         ctx.arm(i, TIMEOUT, Timer::L, ctx.tm.b);
     } else {
@@ -122,6 +124,18 @@ pub(crate) fn send_response(
         ctx.arm(i, TIMEOUT, Timer::H, ctx.tm.b);
     }
     Ok(())
+}
+
+/// Drops the sent 2xx of an Accepted transaction: Accepted never retransmits it (the TU
+/// does, RFC 6026 §7.1) and it would otherwise live until Timer L, 32 s (~10 % of what a
+/// UDP call holds). An RFC 2543 transaction keeps it: its ACK is matched by the To tag of
+/// the response.
+fn forget_accepted_response(ctx: &mut Ctx<'_>, i: u32) {
+    if let Some(t) = ctx.txn(i) {
+        if t.state == State::Accepted && !t.has(F_LEGACY) {
+            t.last = None;
+        }
+    }
 }
 
 /// Builds a response to the held request on the layer's own account (100 Trying, the
