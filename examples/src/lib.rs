@@ -37,7 +37,8 @@
 //! 2-vCPU machine, same sitting (sitting 5): CPU per call at 1000 calls/s 0.48x
 //! Kamailio's over UDP (111 vs 233 us) and 0.44x over TCP (143 vs 322.5 us); PSS 130 MB
 //! (UDP) and 85 MB (TCP) against Kamailio's 2.1 GB of touched shared memory; highest
-//! passing rate 8000 against 4000 calls/s over UDP and 11000 against 5000 over TCP.
+//! passing rate 8000 against 4000 calls/s over UDP and 11000 against 5000 over TCP. The
+//! UDP CPU ratio sits at the bar: a second sitting gave 0.57x (UDP) and 0.49x (TCP).
 //! The UDP default pool is reuse-port (`--pool shared` spreads one busy trunk over every
 //! worker instead).
 //!
