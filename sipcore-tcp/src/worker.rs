@@ -310,17 +310,17 @@ fn read_conn(
             Ok(n) => {
                 Counters::add(&shared.stats.bytes_received, n);
                 conn.last_rx.store(now, Ordering::Relaxed);
-                if read.draining {
-                    if n < scratch.len() {
-                        return Outcome::Idle;
-                    }
-                    continue;
-                }
                 // A read shorter than the buffer emptied the socket's receive queue:
                 // with edge-triggered readiness, bytes arriving later raise a new
                 // event, so the read that would only return `WouldBlock` is skipped
                 // (one system call less per message).
                 let drained = n < scratch.len();
+                if read.draining {
+                    if drained {
+                        return Outcome::Idle;
+                    }
+                    continue;
+                }
                 let mut data = scratch.get(..n).unwrap_or_default();
                 if conn.layer.is_some() {
                     plain.clear();

@@ -168,11 +168,11 @@ pub(crate) fn recv_one(
     local: SocketAddr,
 ) -> std::io::Result<Option<Received>> {
     match socket.recv_from(scratch) {
-        Ok((n, source)) => Ok(Some(Received {
-            data: bytes::Bytes::copy_from_slice(scratch.get(..n).unwrap_or_default()),
-            source: crate::transport::Target::udp(source),
+        Ok((n, source)) => Ok(Some(received(
+            scratch.get(..n).unwrap_or_default(),
+            source,
             local,
-        })),
+        ))),
         Err(e)
             if matches!(
                 e.kind(),
@@ -198,11 +198,16 @@ pub(crate) fn recv_now(
     let (n, _, source) =
         rustix::net::recvfrom(socket, &mut *scratch, rustix::net::RecvFlags::DONTWAIT).ok()?;
     let source = SocketAddr::try_from(source?).ok()?;
-    Some(Received {
-        data: bytes::Bytes::copy_from_slice(scratch.get(..n)?),
+    Some(received(scratch.get(..n)?, source, local))
+}
+
+/// A received datagram, its bytes copied into an exactly sized `Bytes`.
+fn received(data: &[u8], source: SocketAddr, local: SocketAddr) -> Received {
+    Received {
+        data: bytes::Bytes::copy_from_slice(data),
         source: crate::transport::Target::udp(source),
         local,
-    })
+    }
 }
 
 /// Snapshots of per-worker stats, numbered in order.

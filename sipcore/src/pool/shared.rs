@@ -1,6 +1,6 @@
 //! N workers receiving on one socket, as Kamailio's UDP `children`.
 
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -78,6 +78,34 @@ pub struct SharedSocketPool {
 
 /// Datagrams the receiver takes in one turn; finding this many queued passes the role on.
 const BACKLOG: usize = 4;
+
+/// One turn of the receive role: a blocking receive, then what else is already queued
+/// (up to [`BACKLOG`] datagrams in all), each claimed in arrival order. `None` once the
+/// pool stops.
+fn receive_turn(
+    socket: &UdpSocket,
+    scratch: &mut [u8],
+    local: SocketAddr,
+    flows: &FlowSequencer,
+    stop: &AtomicBool,
+) -> Option<SmallVec<[Claim; BACKLOG]>> {
+    let first = loop {
+        match recv_one(socket, scratch, local) {
+            Ok(Some(r)) => break r,
+            _ if stop.load(Ordering::Relaxed) => return None,
+            _ => {}
+        }
+    };
+    let mut claims = SmallVec::new();
+    claims.push(flows.claim(first));
+    while claims.len() < BACKLOG {
+        match recv_now(socket, scratch, local) {
+            Some(r) => claims.push(flows.claim(r)),
+            None => break,
+        }
+    }
+    Some(claims)
+}
 
 /// Which worker may call `recvfrom`: at most one holds the role.
 #[derive(Debug, Default)]
@@ -168,22 +196,12 @@ impl ReceiverPool for SharedSocketPool {
                     };
                     while role.take(&stop) {
                         loop {
-                            let first = match recv_one(&socket, &mut scratch, local) {
-                                Ok(Some(r)) => r,
-                                Ok(None) | Err(_) if stop.load(Ordering::Relaxed) => {
-                                    role.pass();
-                                    return;
-                                }
-                                Ok(None) | Err(_) => continue,
+                            let Some(claims) =
+                                receive_turn(&socket, &mut scratch, local, &flows, &stop)
+                            else {
+                                role.pass();
+                                return;
                             };
-                            let mut claims: SmallVec<[Claim; BACKLOG]> = SmallVec::new();
-                            claims.push(flows.claim(first));
-                            while claims.len() < BACKLOG {
-                                match recv_now(&socket, &mut scratch, local) {
-                                    Some(r) => claims.push(flows.claim(r)),
-                                    None => break,
-                                }
-                            }
                             let backlog = claims.len() == BACKLOG;
                             if backlog {
                                 // More may be queued: another worker receives while
