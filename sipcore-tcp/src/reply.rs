@@ -20,6 +20,14 @@ fn default_port(via: &Via<'_>) -> u16 {
     }
 }
 
+/// `b` without leading and trailing SP and HT (RFC 3261 linear white space on one line).
+fn trim_sp_ht(b: &[u8]) -> &[u8] {
+    let ws = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |e| e + 1);
+    b.get(start..end).unwrap_or_default()
+}
+
 /// Builds `SIP/2.0 513 Message Too Large` for the request whose head is at the front of
 /// `buf`, copying its Via, From, To, Call-ID and CSeq lines. `None` when the head is not
 /// complete within `max_head` bytes, the message is a response, or it has no Via (nothing
@@ -59,7 +67,7 @@ pub fn too_large_response(buf: &[u8], max_head: usize) -> Option<Bytes> {
             .iter()
             .position(|&b| b == b':')
             .and_then(|i| line.get(..i))
-            .map(sipcore::parse::lex::trim_ws)
+            .map(trim_sp_ht)
             .unwrap_or_default();
         let id = HeaderId::from_name(name);
         copying = matches!(

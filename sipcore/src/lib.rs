@@ -17,6 +17,10 @@
 //!   table, timer wheel, inputs with `now`, transmits and events out.
 //! - [`transport`]: transport addressing ([`transport::Target`]) shared by the layers.
 //!
+//! Dependencies point down: a private syntax layer (spans, the header index, header
+//! ids, methods, the lexer, [`parse::ParseError`]) at the bottom, then [`uri`], then
+//! [`message`], then [`parse`] (which builds messages), then the layers above.
+//!
 //! ## What it is not
 //!
 //! It does not open sockets in the parsing and message layers, does not allocate per
@@ -56,6 +60,7 @@ pub mod message;
 mod mutate;
 pub mod parse;
 pub mod pool;
+mod syntax;
 pub mod transaction;
 pub mod transport;
 pub mod uri;

@@ -5,7 +5,7 @@ use smallvec::SmallVec;
 
 use super::{EditError, Edits, Kind, Piece};
 use crate::message::{is_clean, is_header_name, parse_decimal, Header, HeaderId, Span, ViaValue};
-use crate::parse::lex::CommaSplit;
+use crate::syntax::lex::CommaSplit;
 
 /// Which header lines an operation applies to.
 #[derive(Debug, Clone, Copy)]

@@ -59,7 +59,7 @@ use parking_lot::{Condvar, Mutex};
 pub use counters::{CounterSnapshot, Counters};
 pub use handler::{Context, Handler};
 
-use crate::message::{response_for_error, Message};
+use crate::message::Message;
 use crate::parse::{parse_datagram, ParseError, ParseErrorKind};
 use crate::pool::{DatagramHandler, ReceiverPool, WorkerHandler, WorkerSnapshot};
 use crate::transaction::{stateless, Config, Event, Outputs, TransactionError, TransactionLayer};
@@ -271,7 +271,7 @@ impl Shared {
             ParseErrorKind::TooLarge => &self.counters.too_large_513,
             _ => &self.counters.malformed_400,
         };
-        match response_for_error(&r.data, e) {
+        match stateless::response_for_error(&r.data, e) {
             Some(reply) => {
                 Counters::inc(counter);
                 let target =

@@ -13,11 +13,11 @@ use nom::Parser;
 
 use super::misc::cow_str;
 use super::{HeaderId, MessageBuf};
-use crate::parse::lex::{
+use crate::syntax::lex::{
     expect, fail, quoted_inner, quoted_string, run_all, sep, skip_ws, token, token_str, unquote,
     PResult,
 };
-use crate::parse::ParseError;
+use crate::syntax::ParseError;
 
 /// One `name=value` auth parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
-//! Builders: new requests ([`RequestBuilder`]), responses to a received request
-//! ([`ResponseBuilder`], RFC 3261 §8.2.6), and the stateless answer to a request that
-//! failed to parse ([`response_for_error`]).
+//! Builders: new requests ([`RequestBuilder`]) and responses to a received request
+//! ([`ResponseBuilder`], RFC 3261 §8.2.6). The stateless answer to a request that
+//! failed to parse is built from the same parts by
+//! [`stateless::response_for_error`](crate::transaction::stateless::response_for_error).
 //!
 //! Every builder writes its message in one pass into one buffer: it first measures the
 //! output, allocates exactly that much, then writes, so `build()` costs one allocation
@@ -39,7 +40,6 @@
 //! ```
 
 mod response;
-mod stateless;
 #[cfg(test)]
 mod tests;
 
@@ -47,10 +47,10 @@ use bytes::{Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use super::Method;
-use crate::parse::lex::is_token;
+use crate::syntax::lex::is_token;
 
+pub(crate) use response::Copied;
 pub use response::{response_to, ResponseBuilder};
-pub use stateless::response_for_error;
 
 /// Where a builder or an edit list writes: a byte counter (first pass) or the output.
 pub(crate) trait Sink {

@@ -4,8 +4,8 @@
 use super::route::ListKind;
 use super::views::parse_qvalue;
 use super::{HeaderId, MessageBuf, NameAddr, NameAddrs};
-use crate::parse::lex::run_all;
-use crate::parse::ParseError;
+use crate::syntax::lex::run_all;
+use crate::syntax::ParseError;
 
 /// The `Contact` values of a message: the `*` wildcard (REGISTER, remove all bindings) or
 /// a list of addresses.
@@ -63,7 +63,7 @@ pub fn parse_contact(value: &[u8]) -> Result<NameAddr<'_>, ParseError> {
         } else if is("expires") {
             let v = p.value.unwrap_or_default();
             let ok = run_all(v, |i| {
-                crate::parse::lex::decimal(i, u64::from(u32::MAX), "delta-seconds")
+                crate::syntax::lex::decimal(i, u64::from(u32::MAX), "delta-seconds")
             })
             .is_ok();
             (ok, "expires in delta-seconds (32 bit)")

@@ -6,11 +6,11 @@ use std::borrow::Cow;
 use nom::Parser;
 
 use super::{HeaderId, MessageBuf};
-use crate::parse::lex::{
+use crate::syntax::lex::{
     decimal, expect, fail, generic_params, quoted_string, run_all, sep, skip_ws, token, token_str,
     unquote, PResult, Params,
 };
-use crate::parse::ParseError;
+use crate::syntax::ParseError;
 
 /// A media type: `type "/" subtype *( ";" attribute "=" value )`, values being tokens or
 /// quoted strings. Type, subtype and attribute names compare case-insensitively.

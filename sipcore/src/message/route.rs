@@ -5,7 +5,7 @@
 //! (RFC 3261 §20.30, §20.34): `Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>`.
 
 use super::{parse_contact, HeaderId, HeaderValues, MessageBuf, NameAddr};
-use crate::parse::ParseError;
+use crate::syntax::ParseError;
 
 /// Which grammar a [`NameAddrs`] list applies to each value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 //! case-insensitive).
 
 use super::{HeaderId, HeaderValues, MessageBuf};
-use crate::parse::lex::is_token;
-use crate::parse::ParseError;
+use crate::syntax::lex::is_token;
+use crate::syntax::ParseError;
 
 /// Iterator over the option tags of one header kind, across comma lists and repeated
 /// header lines, in order. An item that is not a token (or an empty item between commas)

@@ -6,7 +6,7 @@
 //! [`Request::validate`] reports it with the status code to answer.
 
 use super::{HeaderId, MessageBuf, Method, Request, Response, StatusCode};
-use crate::parse::ParseError;
+use crate::syntax::ParseError;
 
 /// URI schemes [`Request::validate`] accepts in the Request-URI (case-insensitive).
 pub const KNOWN_URI_SCHEMES: [&str; 3] = ["sip", "sips", "tel"];

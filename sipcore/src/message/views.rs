@@ -5,11 +5,11 @@
 use nom::Parser;
 
 use super::{HeaderId, MessageBuf, Method};
-use crate::parse::lex::{
+use crate::syntax::lex::{
     self, expect, fail, host, params_with, port, quoted_string, run_all, sep, skip_ws, token_str,
     PResult, Params,
 };
-use crate::parse::ParseError;
+use crate::syntax::ParseError;
 
 /// The RFC 3261 branch prefix that marks a branch as globally unique.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";

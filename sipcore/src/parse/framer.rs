@@ -2,9 +2,9 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::error::{ParseError, ParseErrorKind};
 use super::head::scan_head;
 use crate::message::Message;
+use crate::syntax::{ParseError, ParseErrorKind};
 
 /// Default largest message the framer accepts: 64 KiB, the largest UDP datagram.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 65_535;

@@ -7,12 +7,12 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::error::{ParseError, ParseErrorKind};
-use super::lex::{self, is_token, is_ws, run_of, standard_method, SCHEME, TOKEN, WSP};
-use super::names::{known_name, word_at};
 use crate::message::{
     Header, HeaderId, HeaderIndex, Message, MessageBuf, Method, Request, Response, Span, StatusCode,
 };
+use crate::syntax::lex::{self, is_token, is_ws, run_of, standard_method, SCHEME, TOKEN, WSP};
+use crate::syntax::names::{known_name, word_at};
+use crate::syntax::{ParseError, ParseErrorKind};
 
 /// At most this many header lines per message: bounds the index to 28 KiB whatever the
 /// input (a 64 KiB datagram of empty headers would otherwise index 21k lines).

@@ -1,25 +1,27 @@
-//! Parsing: datagrams, the stream framer, and the grammar pieces the typed views use.
+//! Parsing: datagrams and the stream framer, building [`Message`]s.
 //!
 //! - [`parse_datagram`]: one message per datagram; Content-Length frames the body.
 //! - [`StreamFramer`]: incremental framing over a growing TCP/TLS buffer, CRLF keep-alives.
 //! - [`ParseError`]: a `Copy` error with the byte offset, what was expected, and a
 //!   [`ParseErrorKind`] that maps to 400 / 505 / 513.
 //!
+//! The grammar pieces (lexer, header names, the error type) live below the message
+//! model, in the crate's private syntax layer; this module builds messages from them
+//! and sits above [`crate::message`].
+//!
 //! nom is an implementation detail: no nom type appears in a public signature.
 
-mod error;
 mod framer;
 mod head;
-pub mod lex;
-mod names;
 
 use bytes::Bytes;
 
-pub use error::{ParseError, ParseErrorKind, ParseResult};
+pub use crate::syntax::{ParseError, ParseErrorKind, ParseResult};
 pub use framer::{Framing, StreamFramer, StreamItem, DEFAULT_MAX_MESSAGE_SIZE};
 pub use head::MAX_HEADERS;
 
-use crate::message::{Message, MessageBuf, Span};
+use crate::message::{Message, MessageBuf};
+use crate::syntax::Span;
 
 /// Parses one datagram (UDP) into a [`Message`], without copying.
 ///
@@ -45,6 +47,16 @@ pub fn parse_datagram(buf: Bytes) -> Result<Message, ParseError> {
     let mut msg = start.into_message(head::empty(buf, start_line));
     fill(msg.head_mut(), pos)?;
     Ok(msg)
+}
+
+impl Message {
+    /// Parses one datagram; see [`parse_datagram`].
+    ///
+    /// (Defined beside the parser: the message model sits below it and does not call it.)
+    #[inline]
+    pub fn parse(buf: Bytes) -> Result<Message, ParseError> {
+        parse_datagram(buf)
+    }
 }
 
 /// The header index, the end of the head and the body of a datagram's message.

@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(x, branch(&b));
         assert!(x.starts_with(MAGIC_COOKIE));
         assert_eq!(x.len(), 29);
-        assert!(x.bytes().all(crate::parse::lex::is_token));
+        assert!(x.bytes().all(crate::syntax::lex::is_token));
         let mut seen = std::collections::HashSet::new();
         for _ in 0..10_000 {
             assert!(seen.insert(branch(&a).to_string()));

@@ -1,10 +1,11 @@
 //! Answering without a transaction, and the bridge from the message builders to
 //! [`TransactionLayer::send_response`](super::TransactionLayer::send_response).
 //!
-//! The responses themselves are built by [`response_to`] (RFC 3261 §8.2.6) and, for a
-//! request that did not even parse, [`response_for_error`](crate::message::response_for_error).
-//! This module adds what the transaction layer's callers need around them:
+//! The responses themselves are built by [`response_to`] (RFC 3261 §8.2.6). This module
+//! adds what the transaction layer's callers need around them:
 //!
+//! - [`response_for_error`]: the 400 / 505 / 513 answer to a request that did not even
+//!   parse (here, not with the builders: it re-reads the raw bytes with the parser);
 //! - [`response`]: a built response parsed into the [`Response`] that `send_response`
 //!   takes (one call for the everyday answers of a TU);
 //! - [`overloaded`]: the stateless 503 for a request the layer refused with
@@ -40,6 +41,10 @@ use bytes::Bytes;
 
 use crate::message::{response_to, Message, Request, Response, StatusCode};
 use crate::parse::ParseError;
+
+mod parse_error;
+
+pub use parse_error::response_for_error;
 
 use super::TransactionError;
 
@@ -82,9 +87,9 @@ pub fn overloaded(request: &Request, retry_after_secs: Option<u32>) -> Bytes {
 /// The stateless `400 Bad Request` for a request whose matching headers did not parse
 /// (what [`TransactionError::Malformed`] reports), with the parse error as reason
 /// phrase; `None` for an ACK or when no Via can be recovered. The request's raw bytes
-/// are re-read leniently by [`response_for_error`](crate::message::response_for_error).
+/// are re-read leniently by [`response_for_error`].
 pub fn malformed(request: &Request, error: ParseError) -> Option<Bytes> {
-    crate::message::response_for_error(request.as_bytes(), error)
+    response_for_error(request.as_bytes(), error)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Writing a SIP URI from unescaped parts.
 
-use crate::parse::ParseError;
+use crate::syntax::ParseError;
 
 use super::escape::{encode_bytes, HNV, PARAM, PASSWORD, USER};
 use super::Uri;

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::parse::lex::{fail, PResult};
+use crate::syntax::lex::{fail, PResult};
 
 // Component classes, one bit each, in one 256-entry table (as lex.rs does).
 /// `user`: unreserved / user-unreserved.

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::parse::lex::{fail, to_parse_error, PResult};
-use crate::parse::ParseError;
+use crate::syntax::lex::{fail, to_parse_error, PResult};
+use crate::syntax::ParseError;
 
 use super::ascii;
 

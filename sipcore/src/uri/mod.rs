@@ -57,8 +57,8 @@ mod tests;
 
 use std::fmt;
 
-use crate::parse::lex::{fail, to_parse_error, PResult};
-use crate::parse::ParseError;
+use crate::syntax::lex::{fail, to_parse_error, PResult};
+use crate::syntax::ParseError;
 
 pub use build::SipUriBuilder;
 pub use host::Host;

@@ -15,9 +15,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::message::Method;
-use crate::parse::lex::{fail, port, PResult};
-use crate::parse::ParseError;
+use crate::syntax::lex::{fail, port, PResult};
+use crate::syntax::Method;
+use crate::syntax::ParseError;
 
 use super::escape::{self, chars, HNV, PARAM, PASSWORD, USER};
 use super::host::{host, Host};

@@ -12,8 +12,8 @@
 
 use std::fmt;
 
-use crate::parse::lex::{fail, PResult};
-use crate::parse::ParseError;
+use crate::syntax::lex::{fail, PResult};
+use crate::syntax::ParseError;
 
 use super::escape::{self, chars, ISUB, PARAM};
 use super::host::check_hostname;

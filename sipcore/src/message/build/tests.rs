@@ -3,6 +3,7 @@ use bytes::{Bytes, BytesMut};
 use super::*;
 use crate::message::{HeaderId, Message, StatusCode};
 use crate::parse::{parse_datagram, ParseErrorKind};
+use crate::transaction::stateless::response_for_error;
 
 fn parse(b: Bytes) -> Message {
     match parse_datagram(b.clone()) {
@@ -378,6 +379,7 @@ mod prop {
     use super::super::*;
     use crate::message::{Method, StatusCode};
     use crate::parse::parse_datagram;
+    use crate::transaction::stateless::response_for_error;
 
     fn bytes() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..24)

@@ -3,10 +3,11 @@
 
 use bytes::Bytes;
 
-use super::response::{Copied, ResponseBuilder};
-use crate::message::{parse_call_id, CSeq, HeaderId, NameAddr, StatusCode, Via};
-use crate::parse::lex::{is_token, is_ws, trim_ws, CommaSplit};
+use crate::message::{
+    parse_call_id, CSeq, Copied, HeaderId, NameAddr, ResponseBuilder, StatusCode, Via,
+};
 use crate::parse::{parse_datagram, ParseError};
+use crate::syntax::lex::{is_token, is_ws, trim_ws, CommaSplit};
 
 /// Builds the 400 / 505 / 513 answer to a request that failed with `err`, from the raw
 /// datagram `raw`, or `None` when no answer should or can be sent.
@@ -26,7 +27,7 @@ use crate::parse::{parse_datagram, ParseError};
 /// when no top Via parses (there is nowhere to send the answer).
 ///
 /// ```
-/// use sipcore::message::response_for_error;
+/// use sipcore::transaction::stateless::response_for_error;
 /// use sipcore::parse::parse_datagram;
 /// let raw = b"INVITE sip:bob@example.com SIP/3.0\r\n\
 ///             Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK.1\r\n\

@@ -8,7 +8,7 @@
 //! forms, white space before the colon, other names) goes the general way, which
 //! gives the same result.
 
-use crate::message::HeaderId;
+use super::HeaderId;
 
 /// The eight bytes of `buf` at `at` as a little-endian word, zero-padded past the end.
 #[inline(always)]
@@ -242,7 +242,7 @@ pub(crate) fn known_name(buf: &[u8], pos: usize) -> Option<(HeaderId, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::lex::is_token;
+    use crate::syntax::lex::is_token;
 
     #[test]
     fn every_known_name_matches_in_any_case_and_only_with_its_colon() {
