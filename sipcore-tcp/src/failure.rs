@@ -5,7 +5,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 
-use sipcore::transport::{SendError, TransportKind};
+use sipcore::transport::{ConnectionFailure, SendError, TransportKind};
+
+use crate::layer::LayerError;
 
 use crate::stats::Counters;
 
@@ -39,12 +41,12 @@ pub(crate) enum Close {
     /// Any other I/O error.
     Io(io::ErrorKind),
     /// The stream layer's handshake failed (TLS: bad certificate, not TLS, alert); the
-    /// layer's reason.
-    Handshake(&'static str),
+    /// layer's cause and reason.
+    Handshake(LayerError),
     /// `handshake_timeout` expired before the stream layer was ready.
     HandshakeTimeout,
     /// The stream layer failed after its handshake (TLS: bad record, alert).
-    Layer(&'static str),
+    Layer(LayerError),
     /// No traffic for `connection_lifetime` (silent).
     Idle,
     /// A connection that failed earlier and was drained (silent: reported already).
@@ -81,11 +83,26 @@ impl Close {
             Close::TooLarge => "message too large",
             Close::ClosedByPeer | Close::Truncated => "closed by peer",
             Close::Io(_) => "i/o error",
-            Close::Handshake(reason) | Close::Layer(reason) => reason,
+            Close::Handshake(e) | Close::Layer(e) => e.reason(),
             Close::HandshakeTimeout => "handshake timeout",
             Close::Idle => "idle",
             Close::Drained => "drained",
             Close::Shutdown => "shutdown",
+        }
+    }
+
+    /// The typed cause carried by `SendError::ConnectionFailed`.
+    pub(crate) fn cause(self) -> ConnectionFailure {
+        match self {
+            Close::Refused => ConnectionFailure::Refused,
+            Close::Reset => ConnectionFailure::Reset,
+            Close::ConnectTimeout
+            | Close::SendTimeout
+            | Close::ReadTimeout
+            | Close::KeepaliveTimeout
+            | Close::HandshakeTimeout => ConnectionFailure::Timeout,
+            Close::Handshake(e) | Close::Layer(e) => e.cause(),
+            _ => ConnectionFailure::Other,
         }
     }
 
@@ -102,6 +119,7 @@ impl Close {
             }),
             other => Some(SendError::ConnectionFailed {
                 addr,
+                cause: other.cause(),
                 reason: other.reason(),
             }),
         }
@@ -112,6 +130,7 @@ impl Close {
         self.error(transport, addr)
             .unwrap_or(SendError::ConnectionFailed {
                 addr,
+                cause: self.cause(),
                 reason: self.reason(),
             })
     }
@@ -169,6 +188,7 @@ mod tests {
             Close::Refused.error(tcp, a),
             Some(SendError::ConnectionFailed {
                 addr: a,
+                cause: ConnectionFailure::Refused,
                 reason: "refused"
             })
         );
@@ -185,12 +205,20 @@ mod tests {
             SendError::ConnectionFailed { .. }
         ));
         assert_eq!(
-            Close::Handshake("tls: unknown issuer").error(TransportKind::Tls, a),
+            Close::Handshake(LayerError::with_cause(
+                ConnectionFailure::Tls,
+                "tls: unknown issuer"
+            ))
+            .error(TransportKind::Tls, a),
             Some(SendError::ConnectionFailed {
                 addr: a,
+                cause: ConnectionFailure::Tls,
                 reason: "tls: unknown issuer"
             })
         );
-        assert!(Close::Handshake("x").blacklists() && Close::HandshakeTimeout.blacklists());
+        assert!(
+            Close::Handshake(LayerError::new("x")).blacklists()
+                && Close::HandshakeTimeout.blacklists()
+        );
     }
 }

@@ -24,29 +24,44 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use sipcore::transport::TransportKind;
+use sipcore::transport::{ConnectionFailure, TransportKind};
 
-/// Why a layer failed. The reason is carried to the transaction layer in
-/// `SendError::ConnectionFailed { reason, .. }`, so keep it short and static.
+/// Why a layer failed: a typed cause for the layers above and a short static reason
+/// for people, both carried to the transaction layer in `SendError::ConnectionFailed`.
 ///
 /// ```
-/// let e = sipcore_tcp::LayerError::new("tls: certificate expired");
+/// use sipcore::transport::ConnectionFailure;
+/// let e = sipcore_tcp::LayerError::with_cause(ConnectionFailure::Tls, "tls: certificate expired");
 /// assert_eq!(e.reason(), "tls: certificate expired");
+/// assert_eq!(e.cause(), ConnectionFailure::Tls);
+/// assert_eq!(sipcore_tcp::LayerError::new("toy: bad hello").cause(), ConnectionFailure::Other);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayerError {
+    cause: ConnectionFailure,
     reason: &'static str,
 }
 
 impl LayerError {
-    /// A failure with a short static reason.
+    /// A failure with a short static reason and no more specific cause
+    /// ([`ConnectionFailure::Other`]).
     pub fn new(reason: &'static str) -> LayerError {
-        LayerError { reason }
+        LayerError::with_cause(ConnectionFailure::Other, reason)
+    }
+
+    /// A failure with its cause and a short static reason.
+    pub fn with_cause(cause: ConnectionFailure, reason: &'static str) -> LayerError {
+        LayerError { cause, reason }
     }
 
     /// The reason.
     pub fn reason(&self) -> &'static str {
         self.reason
+    }
+
+    /// The cause.
+    pub fn cause(&self) -> ConnectionFailure {
+        self.cause
     }
 }
 

@@ -12,7 +12,9 @@ use crossbeam_channel::Sender;
 use mio::net::TcpStream;
 use mio::Waker;
 use parking_lot::{Mutex, MutexGuard};
-use sipcore::transport::{MessageSink, SendError, Target, TransportEvents, TransportKind};
+use sipcore::transport::{
+    ConnectionFailure, MessageSink, SendError, Target, TransportEvents, TransportKind,
+};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::clock::{ms, Clock};
@@ -176,6 +178,7 @@ impl Shared {
         }
         Err(SendError::ConnectionFailed {
             addr,
+            cause: ConnectionFailure::Other,
             reason: "closed",
         })
     }
@@ -353,7 +356,7 @@ impl Shared {
         }
         let mut out = Vec::with_capacity(bound);
         if let Err(e) = slot.session.write_plain(&data, &mut out) {
-            return Err(Fail::close(Close::Layer(e.reason()), self.kind, conn.peer));
+            return Err(Fail::close(Close::Layer(e), self.kind, conn.peer));
         }
         self.put_wire(conn, w, Bytes::from(out), true, true)
     }
@@ -389,9 +392,9 @@ impl Shared {
         }
         if let Err(e) = result {
             let why = if slot.ready {
-                Close::Layer(e.reason())
+                Close::Layer(e)
             } else {
-                Close::Handshake(e.reason())
+                Close::Handshake(e)
             };
             return Err(Fail::close(why, self.kind, conn.peer));
         }
@@ -424,7 +427,7 @@ impl Shared {
         let mut out = Vec::with_capacity(slot.session.wire_len_bound(pending_bytes));
         for p in &pending {
             if let Err(e) = slot.session.write_plain(p, &mut out) {
-                return Err(Fail::close(Close::Layer(e.reason()), self.kind, conn.peer));
+                return Err(Fail::close(Close::Layer(e), self.kind, conn.peer));
             }
         }
         self.put_wire(conn, w, Bytes::from(out), true, false)
@@ -477,6 +480,7 @@ impl Shared {
                         Counters::inc(&self.stats.handshake_failures);
                         return Err(SendError::ConnectionFailed {
                             addr,
+                            cause: e.cause(),
                             reason: e.reason(),
                         });
                     }
@@ -486,6 +490,7 @@ impl Shared {
                 Counters::inc(&self.stats.connection_limit);
                 return Err(SendError::ConnectionFailed {
                     addr,
+                    cause: ConnectionFailure::Other,
                     reason: "connection limit",
                 });
             }
@@ -559,6 +564,7 @@ impl Shared {
                     .fetch_sub(n as u64, Ordering::AcqRel);
                 return Err(SendError::ConnectionFailed {
                     addr,
+                    cause: e.cause(),
                     reason: e.reason(),
                 });
             }

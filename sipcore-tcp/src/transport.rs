@@ -13,7 +13,7 @@ use mio::{Poll, Waker};
 use parking_lot::Mutex;
 use sipcore::message::Message;
 use sipcore::transport::{
-    MessageSink, SendError, Target, Transport, TransportEvents, TransportKind,
+    ConnectionFailure, MessageSink, SendError, Target, Transport, TransportEvents, TransportKind,
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -272,6 +272,7 @@ impl TcpTransport {
             (_, Some(e)) => Err(e),
             _ => Err(SendError::ConnectionFailed {
                 addr: source,
+                cause: ConnectionFailure::Other,
                 reason: "connection gone and no usable Via",
             }),
         }

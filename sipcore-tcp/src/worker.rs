@@ -298,7 +298,7 @@ fn read_conn(
                 let why = if read.draining {
                     Close::Drained
                 } else if !conn.write.lock().ready {
-                    Close::Handshake("closed during handshake")
+                    Close::Handshake(crate::layer::LayerError::new("closed during handshake"))
                 } else if read.buf.as_ref().is_some_and(|b| !b.is_empty()) {
                     Close::Truncated
                 } else {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use sipcore::transport::{SendError, Target, Transport};
+use sipcore::transport::{ConnectionFailure, SendError, Target, Transport};
 
 const T1: Duration = Duration::from_millis(500);
 
@@ -38,6 +38,7 @@ fn refused_connect_is_reported_at_once_and_blacklisted() {
                 err,
                 SendError::ConnectionFailed {
                     addr: to.addr,
+                    cause: ConnectionFailure::Refused,
                     reason: "refused"
                 }
             );
@@ -49,6 +50,7 @@ fn refused_connect_is_reported_at_once_and_blacklisted() {
                 err,
                 SendError::ConnectionFailed {
                     addr: to.addr,
+                    cause: ConnectionFailure::Refused,
                     reason: "refused"
                 }
             );
@@ -90,6 +92,7 @@ fn reset_is_reported_at_once_for_the_waiting_transaction() {
         err,
         SendError::ConnectionFailed {
             addr: to.addr,
+            cause: ConnectionFailure::Reset,
             reason: "reset"
         }
     );
@@ -125,6 +128,7 @@ fn connect_timeout_when_the_peer_never_answers() {
         err,
         SendError::ConnectionFailed {
             addr,
+            cause: ConnectionFailure::Timeout,
             reason: "connect timeout"
         }
     );
@@ -163,6 +167,7 @@ fn send_timeout_when_the_peer_stops_reading() {
         err,
         SendError::ConnectionFailed {
             addr: peer.addr,
+            cause: ConnectionFailure::Timeout,
             reason: "send timeout"
         }
     );

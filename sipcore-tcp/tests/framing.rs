@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use sipcore::transport::{SendError, Target, Transport};
+use sipcore::transport::{ConnectionFailure, SendError, Target, Transport};
 
 #[test]
 fn pipelined_messages_in_one_write() {
@@ -75,6 +75,7 @@ fn too_large_is_answered_513_and_closed() {
         err,
         SendError::ConnectionFailed {
             addr: target.addr,
+            cause: ConnectionFailure::Other,
             reason: "message too large"
         }
     );
@@ -248,6 +249,7 @@ fn pings_are_answered_and_outgoing_pings_expect_pongs() {
         err,
         SendError::ConnectionFailed {
             addr: to.addr,
+            cause: ConnectionFailure::Timeout,
             reason: "keepalive timeout"
         }
     );

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::*;
 use crossbeam_channel::unbounded;
-use sipcore::transport::{SendError, Target, Transport, TransportKind};
+use sipcore::transport::{ConnectionFailure, SendError, Target, Transport, TransportKind};
 use sipcore_tcp::{LayerError, LayerFactory, StreamLayer, TcpConfig, TcpTransport};
 
 const HELLO: u8 = b'H';
@@ -194,6 +194,7 @@ fn a_bad_hello_is_a_reported_handshake_failure() {
         err,
         SendError::ConnectionFailed {
             addr: target.addr,
+            cause: ConnectionFailure::Other,
             reason: "toy: bad hello"
         }
     );
@@ -226,6 +227,7 @@ fn a_silent_server_hits_the_handshake_timeout_and_the_send_is_reported() {
         err,
         SendError::ConnectionFailed {
             addr: to.addr,
+            cause: ConnectionFailure::Timeout,
             reason: "handshake timeout"
         }
     );

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, ClientConfig, ServerConfig};
+use sipcore::transport::ConnectionFailure;
 use sipcore_tcp::{LayerError, StreamLayer};
 
 use crate::identity::{PeerIdentity, TlsVersion};
@@ -42,8 +43,9 @@ impl TlsSession {
         config: Arc<ServerConfig>,
         verifies_clients: bool,
     ) -> Result<TlsSession, LayerError> {
-        let conn = rustls::ServerConnection::new(config)
-            .map_err(|_| LayerError::new("tls: server setup failed"))?;
+        let conn = rustls::ServerConnection::new(config).map_err(|_| {
+            LayerError::with_cause(ConnectionFailure::Tls, "tls: server setup failed")
+        })?;
         Ok(TlsSession {
             conn: conn.into(),
             name: None,
@@ -62,8 +64,9 @@ impl TlsSession {
             ServerName::IpAddress(ip) => Some(std::net::IpAddr::from(*ip).to_string().into()),
             _ => None,
         };
-        let conn = rustls::ClientConnection::new(config, name)
-            .map_err(|_| LayerError::new("tls: client setup failed"))?;
+        let conn = rustls::ClientConnection::new(config, name).map_err(|_| {
+            LayerError::with_cause(ConnectionFailure::Tls, "tls: client setup failed")
+        })?;
         Ok(TlsSession {
             conn: conn.into(),
             name: shown,
@@ -141,7 +144,10 @@ impl StreamLayer for TlsSession {
                 Ok(0) => break, // after close_notify rustls reads nothing more
                 Ok(_) => {}
                 Err(_) => {
-                    result = Err(LayerError::new("tls: record buffer full"));
+                    result = Err(LayerError::with_cause(
+                        ConnectionFailure::Tls,
+                        "tls: record buffer full",
+                    ));
                     break;
                 }
             }
@@ -160,7 +166,12 @@ impl StreamLayer for TlsSession {
     fn write_plain(&mut self, mut plain: &[u8], out: &mut Vec<u8>) -> Result<(), LayerError> {
         while !plain.is_empty() {
             match self.conn.writer().write(plain) {
-                Ok(0) | Err(_) => return Err(LayerError::new("tls: cannot encrypt")),
+                Ok(0) | Err(_) => {
+                    return Err(LayerError::with_cause(
+                        ConnectionFailure::Tls,
+                        "tls: cannot encrypt",
+                    ))
+                }
                 Ok(n) => plain = plain.get(n..).unwrap_or_default(),
             }
             self.drain(out);
@@ -194,50 +205,54 @@ impl StreamLayer for TlsSession {
 /// `SendError::ConnectionFailed { reason }`, and what an operator greps for.
 pub(crate) fn classify(e: &rustls::Error) -> LayerError {
     use rustls::Error as E;
-    LayerError::new(match e {
-        E::InvalidCertificate(c) => match c {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                "tls: certificate expired"
+    LayerError::with_cause(
+        ConnectionFailure::Tls,
+        match e {
+            E::InvalidCertificate(c) => match c {
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "tls: certificate expired"
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    "tls: certificate not yet valid"
+                }
+                CertificateError::UnknownIssuer => "tls: certificate from an unknown issuer",
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    "tls: certificate not valid for the name"
+                }
+                CertificateError::Revoked => "tls: certificate revoked",
+                CertificateError::BadSignature => "tls: certificate with a bad signature",
+                _ => "tls: invalid certificate",
+            },
+            E::NoCertificatesPresented => "tls: no client certificate",
+            E::AlertReceived(a) => match a {
+                AlertDescription::CertificateExpired => "tls: peer says our certificate expired",
+                AlertDescription::BadCertificate
+                | AlertDescription::UnknownCA
+                | AlertDescription::CertificateUnknown
+                | AlertDescription::CertificateRequired
+                | AlertDescription::UnsupportedCertificate => "tls: peer rejected our certificate",
+                AlertDescription::HandshakeFailure | AlertDescription::AccessDenied => {
+                    "tls: peer refused the handshake"
+                }
+                AlertDescription::ProtocolVersion => "tls: no common protocol version",
+                AlertDescription::UnrecognisedName => "tls: peer does not know the server name",
+                _ => "tls: alert from peer",
+            },
+            E::InvalidMessage(_)
+            | E::InappropriateMessage { .. }
+            | E::InappropriateHandshakeMessage { .. } => "tls: invalid message (not a TLS peer?)",
+            E::PeerIncompatible(_) => "tls: peer incompatible",
+            E::PeerMisbehaved(_) => "tls: peer misbehaved",
+            E::DecryptError => "tls: decrypt error",
+            E::PeerSentOversizedRecord => "tls: oversized record",
+            // rustls's words when the resolver has no certificate for the SNI name.
+            E::General(what) if what.contains("certificate") => {
+                "tls: no certificate for the requested name"
             }
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "tls: certificate not yet valid"
-            }
-            CertificateError::UnknownIssuer => "tls: certificate from an unknown issuer",
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                "tls: certificate not valid for the name"
-            }
-            CertificateError::Revoked => "tls: certificate revoked",
-            CertificateError::BadSignature => "tls: certificate with a bad signature",
-            _ => "tls: invalid certificate",
+            _ => "tls: error",
         },
-        E::NoCertificatesPresented => "tls: no client certificate",
-        E::AlertReceived(a) => match a {
-            AlertDescription::CertificateExpired => "tls: peer says our certificate expired",
-            AlertDescription::BadCertificate
-            | AlertDescription::UnknownCA
-            | AlertDescription::CertificateUnknown
-            | AlertDescription::CertificateRequired
-            | AlertDescription::UnsupportedCertificate => "tls: peer rejected our certificate",
-            AlertDescription::HandshakeFailure | AlertDescription::AccessDenied => {
-                "tls: peer refused the handshake"
-            }
-            AlertDescription::ProtocolVersion => "tls: no common protocol version",
-            AlertDescription::UnrecognisedName => "tls: peer does not know the server name",
-            _ => "tls: alert from peer",
-        },
-        E::InvalidMessage(_)
-        | E::InappropriateMessage { .. }
-        | E::InappropriateHandshakeMessage { .. } => "tls: invalid message (not a TLS peer?)",
-        E::PeerIncompatible(_) => "tls: peer incompatible",
-        E::PeerMisbehaved(_) => "tls: peer misbehaved",
-        E::DecryptError => "tls: decrypt error",
-        E::PeerSentOversizedRecord => "tls: oversized record",
-        // rustls's words when the resolver has no certificate for the SNI name.
-        E::General(what) if what.contains("certificate") => {
-            "tls: no certificate for the requested name"
-        }
-        _ => "tls: error",
-    })
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use parking_lot::RwLock;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ServerConfig};
 use sipcore::transport::{
-    MessageSink, SendError, Target, Transport, TransportEvents, TransportKind,
+    ConnectionFailure, MessageSink, SendError, Target, Transport, TransportEvents, TransportKind,
 };
 use sipcore_tcp::{LayerError, LayerFactory, StreamLayer, TcpStats, TcpTransport};
 
@@ -42,7 +42,10 @@ impl LayerFactory for Layers {
 
     fn accept(&self, _: SocketAddr, _: SocketAddr) -> Result<Box<dyn StreamLayer>, LayerError> {
         let Some((config, verifies)) = self.server.read().clone() else {
-            return Err(LayerError::new("tls: no server configuration"));
+            return Err(LayerError::with_cause(
+                ConnectionFailure::Tls,
+                "tls: no server configuration",
+            ));
         };
         Ok(Box::new(TlsSession::server(config, verifies)?))
     }
@@ -53,11 +56,15 @@ impl LayerFactory for Layers {
         name: Option<&str>,
     ) -> Result<Box<dyn StreamLayer>, LayerError> {
         let Some((config, verifies)) = self.client.read().clone() else {
-            return Err(LayerError::new("tls: no trust roots configured"));
+            return Err(LayerError::with_cause(
+                ConnectionFailure::Tls,
+                "tls: no trust roots configured",
+            ));
         };
         let server_name = match name {
-            Some(n) => ServerName::try_from(n.to_owned())
-                .map_err(|_| LayerError::new("tls: invalid server name"))?,
+            Some(n) => ServerName::try_from(n.to_owned()).map_err(|_| {
+                LayerError::with_cause(ConnectionFailure::Tls, "tls: invalid server name")
+            })?,
             None => ServerName::IpAddress(peer.ip().into()),
         };
         Ok(Box::new(TlsSession::client(config, server_name, verifies)?))

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use sipcore::transport::{SendError, Target, Transport, TransportKind};
+use sipcore::transport::{ConnectionFailure, SendError, Target, Transport, TransportKind};
 
 /// A raw socket with a tiny receive buffer, so a peer that never reads fills up fast.
 fn tiny_socket(addr: SocketAddr) -> TcpStream {
@@ -73,6 +73,7 @@ fn silent_and_partial_handshakes_time_out_while_others_are_served() {
         if err
             == (SendError::ConnectionFailed {
                 addr: target.addr,
+                cause: ConnectionFailure::Other,
                 reason: "closed by peer",
             })
         {
@@ -82,6 +83,7 @@ fn silent_and_partial_handshakes_time_out_while_others_are_served() {
             err,
             SendError::ConnectionFailed {
                 addr: target.addr,
+                cause: ConnectionFailure::Timeout,
                 reason: "handshake timeout"
             }
         );
@@ -201,6 +203,7 @@ fn send_timeout_fires_on_a_tls_connection_that_stops_draining() {
         err,
         SendError::ConnectionFailed {
             addr: to.addr,
+            cause: ConnectionFailure::Timeout,
             reason: "send timeout"
         }
     );

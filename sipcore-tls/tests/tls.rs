@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::*;
-use sipcore::transport::{SendError, Target, Transport, TransportKind};
+use sipcore::transport::{ConnectionFailure, SendError, Target, Transport, TransportKind};
 use sipcore_tls::{ClientAuth, ClientTls, ServerTls, TlsVersion};
 
 #[test]
@@ -157,6 +157,7 @@ fn sni_picks_the_certificate() {
         err,
         SendError::ConnectionFailed {
             addr,
+            cause: ConnectionFailure::Tls,
             reason: "tls: certificate not valid for the name"
         }
     );
@@ -229,6 +230,7 @@ fn reload_changes_the_certificate_for_new_connections_only() {
         err,
         SendError::ConnectionFailed {
             addr,
+            cause: ConnectionFailure::Tls,
             reason: "tls: certificate from an unknown issuer"
         }
     );
@@ -335,6 +337,7 @@ fn expired_and_untrusted_certificates_fail_the_handshake_and_are_reported() {
         err,
         SendError::ConnectionFailed {
             addr,
+            cause: ConnectionFailure::Tls,
             reason: "tls: certificate expired"
         }
     );
@@ -344,6 +347,7 @@ fn expired_and_untrusted_certificates_fail_the_handshake_and_are_reported() {
         err,
         SendError::ConnectionFailed {
             addr: err_addr(&err),
+            cause: ConnectionFailure::Tls,
             reason: "tls: peer says our certificate expired"
         }
     );
@@ -370,6 +374,7 @@ fn expired_and_untrusted_certificates_fail_the_handshake_and_are_reported() {
         err,
         SendError::ConnectionFailed {
             addr: server.addr(),
+            cause: ConnectionFailure::Tls,
             reason: "tls: certificate from an unknown issuer"
         }
     );
@@ -400,6 +405,7 @@ fn a_plaintext_peer_on_the_tls_port_is_refused_and_reported() {
         err,
         SendError::ConnectionFailed {
             addr: target.addr,
+            cause: ConnectionFailure::Tls,
             reason: "tls: invalid message (not a TLS peer?)"
         }
     );
@@ -494,6 +500,7 @@ fn missing_configuration_is_a_clear_failure() {
         client.tls.send_to(server.addr(), None, request("x", "")),
         Err(SendError::ConnectionFailed {
             addr: server.addr(),
+            cause: ConnectionFailure::Tls,
             reason: "tls: no trust roots configured"
         })
     );
@@ -568,6 +575,7 @@ fn a_name_without_certificate_and_no_default_is_refused() {
         err,
         SendError::ConnectionFailed {
             addr: err_addr(&err),
+            cause: ConnectionFailure::Tls,
             reason: "tls: no certificate for the requested name"
         }
     );
@@ -576,6 +584,7 @@ fn a_name_without_certificate_and_no_default_is_refused() {
         err,
         SendError::ConnectionFailed {
             addr: server.addr(),
+            cause: ConnectionFailure::Tls,
             reason: "tls: peer refused the handshake"
         }
     );

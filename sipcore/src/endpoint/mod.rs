@@ -66,7 +66,8 @@ use crate::transaction::{stateless, Config, Event, Outputs, TransactionError, Tr
 use crate::transport::routing;
 use crate::transport::udp::UdpTransport;
 use crate::transport::{
-    MessageSink, Received, SendError, Target, Transport, TransportEvents, TransportKind,
+    ConnectionFailure, MessageSink, Received, SendError, Target, Transport, TransportEvents,
+    TransportKind,
 };
 
 /// Endpoint settings.
@@ -383,11 +384,11 @@ pub fn failure_of(e: &SendError) -> crate::transaction::TransportFailure {
         },
         SendError::TooLarge { .. } => F::MessageTooLarge,
         SendError::ConnectionQueueFull | SendError::QueueFull => F::QueueFull,
-        SendError::ConnectionFailed { reason, .. } => match *reason {
-            "refused" => F::ConnectionRefused,
-            "reset" => F::ConnectionReset,
-            r if r.contains("timeout") => F::Timeout,
-            r if r.contains("tls") => F::Tls,
+        SendError::ConnectionFailed { cause, .. } => match cause {
+            ConnectionFailure::Refused => F::ConnectionRefused,
+            ConnectionFailure::Reset => F::ConnectionReset,
+            ConnectionFailure::Timeout => F::Timeout,
+            ConnectionFailure::Tls => F::Tls,
             _ => F::Other,
         },
         SendError::Blacklisted(_) | SendError::NoTransport(_) => F::Unreachable,

@@ -162,7 +162,11 @@ pub enum SendError {
     ConnectionFailed {
         /// Destination.
         addr: SocketAddr,
-        /// Short reason (refused, reset, connect timeout, send timeout, tls).
+        /// Why, for the layers above (the endpoint maps it to the transaction layer's
+        /// failure; never parse `reason` for that).
+        cause: ConnectionFailure,
+        /// Short reason for people and logs (refused, reset, connect timeout, send
+        /// timeout, tls: ...).
         reason: &'static str,
     },
     /// No transport of the target's kind is registered.
@@ -171,6 +175,33 @@ pub enum SendError {
     /// The transport is shutting down.
     #[error("transport closed")]
     Closed,
+}
+
+/// Why a connection failed: the cause a stream transport reports in
+/// [`SendError::ConnectionFailed`] (its `reason` says the same in words).
+///
+/// ```
+/// use sipcore::transport::{ConnectionFailure, SendError};
+/// let e = SendError::ConnectionFailed {
+///     addr: "192.0.2.1:5060".parse().unwrap(),
+///     cause: ConnectionFailure::Refused,
+///     reason: "refused",
+/// };
+/// assert_eq!(e.to_string(), "connection to 192.0.2.1:5060 failed: refused");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectionFailure {
+    /// The peer refused the connection.
+    Refused,
+    /// The connection was reset by the peer, or a write hit a broken pipe.
+    Reset,
+    /// Connecting, sending, reading, a keep-alive or a handshake made no progress in time.
+    Timeout,
+    /// The TLS layer failed: setup, handshake, certificate, record or alert.
+    Tls,
+    /// Anything else: closed by the peer, a framing error, a limit, no connection left.
+    Other,
 }
 
 /// A transport that can send messages. Implementations are shared between threads.
