@@ -715,9 +715,18 @@ corpus! {
         assert_eq!(req(m).uri_bytes(), b"sip:user@[2001:db8::192.0.2.1]");
     });
 
-    /// 4.9 `:::` in an IPv6 reference.
-    // validate: Malformed (400), from the URI grammar.
-    ipv6_incorrect_abnf_3_colons: "ipv6-incorrect-abnf-3-colons.sip" => UriFails;
+    /// 4.10 (second message) `:::` before an embedded IPv4 address: RFC 3261's ABNF
+    /// (from RFC 2373) derives it, RFC 4291 does not; RFC 5118 asks parsers to accept it,
+    /// as the address with two colons.
+    ipv6_incorrect_abnf_3_colons: "ipv6-incorrect-abnf-3-colons.sip" => Accept(|m| {
+        let want = Some("2001:db8::192.0.2.1".parse::<std::net::IpAddr>().unwrap());
+        let Ok(sipcore::uri::Uri::Sip(uri)) = req(m).uri() else { panic!("a SIP URI") };
+        assert_eq!(uri.host().ip(), want);
+        assert_eq!(uri.host().as_str(), "[2001:db8:::192.0.2.1]");
+        let to = m.to().unwrap();
+        let Ok(sipcore::uri::Uri::Sip(uri)) = to.uri() else { panic!("a SIP URI") };
+        assert_eq!(uri.host().ip(), want);
+    });
 
     /// 4.10 IPv4 and IPv6 in several Vias.
     mult_ip_in_header: "mult-ip-in-header.sip" => Accept(|m| {

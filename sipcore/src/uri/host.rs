@@ -150,8 +150,42 @@ fn ipv6_reference(i: &[u8]) -> PResult<'_, Host<'_>> {
                 raw: ascii(&i[..n + 2]),
             },
         )),
-        Err(_) => fail(inner, "IPv6 address"),
+        Err(_) => match rfc2373_three_colons(&inner[..n]) {
+            Some(addr) => Ok((
+                &inner[n + 1..],
+                Host::Ipv6 {
+                    addr,
+                    raw: ascii(&i[..n + 2]),
+                },
+            )),
+            None => fail(inner, "IPv6 address"),
+        },
     }
+}
+
+/// The one address form RFC 3261's `IPv6address` rule (taken from RFC 2373) derives and
+/// RFC 4291 does not: a `hexpart` ending in `::` followed by `":" IPv4address`, so three
+/// colons before an embedded IPv4 address (`2001:db8:::192.0.2.1`, `:::192.0.2.1`). RFC
+/// 5118 §4.10 asks parsers to accept it; it means the address with two colons. Tried
+/// only after the standard parse failed, so well-formed addresses pay nothing.
+fn rfc2373_three_colons(text: &[u8]) -> Option<Ipv6Addr> {
+    let at = memchr::memmem::find(text, b":::")?;
+    let (head, tail) = (text.get(..at)?, text.get(at + 3..)?);
+    // `[hexseq]`: groups of 1 to 4 hex digits joined by single colons (no `::` inside).
+    let hexseq = head.is_empty()
+        || head
+            .split(|&b| b == b':')
+            .all(|g| (1..=4).contains(&g.len()) && g.iter().all(u8::is_ascii_hexdigit));
+    if !hexseq || ipv4(tail).is_none() {
+        return None;
+    }
+    // The same address with two colons, on the stack (an IPv6 reference is short: the
+    // caller's text is at most hex digits, colons and dots, and longer ones fail here).
+    let mut buf = [0u8; 64];
+    let len = text.len() - 1;
+    buf.get_mut(..at + 2)?.copy_from_slice(text.get(..at + 2)?);
+    buf.get_mut(at + 2..len)?.copy_from_slice(tail);
+    ascii(buf.get(..len)?).parse::<Ipv6Addr>().ok()
 }
 
 /// `1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each at most 255.
@@ -229,6 +263,30 @@ mod tests {
     }
 
     #[test]
+    fn three_colons_before_an_ipv4_address_are_rfc_3261_abnf() {
+        // RFC 5118 §4.10: accepted, as the address with two colons.
+        for (text, addr) in [
+            ("[2001:db8:::192.0.2.1]", "2001:db8::192.0.2.1"),
+            ("[:::192.0.2.1]", "::192.0.2.1"),
+            ("[1:2:3:4:5:::192.0.2.1]", "1:2:3:4:5::192.0.2.1"),
+        ] {
+            let h = Host::parse(text.as_bytes()).unwrap();
+            assert_eq!(
+                h.ip(),
+                Some(addr.parse::<Ipv6Addr>().unwrap().into()),
+                "{text}"
+            );
+            assert_eq!(h.as_str(), text);
+        }
+        // Positive control: the two-colon form, through the standard parse.
+        let h = Host::parse(b"[2001:db8::192.0.2.1]").unwrap();
+        assert_eq!(
+            h.ip(),
+            Some("2001:db8::c000:201".parse::<Ipv6Addr>().unwrap().into())
+        );
+    }
+
+    #[test]
     fn host_errors() {
         for (bad, at) in [
             (&b""[..], 0),
@@ -243,6 +301,11 @@ mod tests {
             (b"[2001:db8::10", 13),
             (b"[]", 1),
             (b"[2001:db8:::1]", 1),
+            (b"[2001::db8:::192.0.2.1]", 1),
+            (b"[12345:::192.0.2.1]", 1),
+            (b"[2001:db8:::192.0.2]", 1),
+            (b"[1:2:3:4:5:6:7:::192.0.2.1]", 1),
+            (b"[2001:db8::::192.0.2.1]", 1),
             (b"[1:2:3:4:5:6:7:8:9]", 1),
             (b"[fe80::1%eth0]", 8),
         ] {
