@@ -2,7 +2,7 @@
 # Instructions per iteration (valgrind cachegrind, a run of N minus a run of 0) of the
 # parse bench work, sipcore and rsip, every input. Needs valgrind and
 # `cargo build --release -p sipcore-benches --example parse_loop`.
-# Usage: benches/insn.sh [WORK...]   (default: sipcore rsip)
+# Usage: [INPUTS='a b'] benches/insn.sh [WORK...]   (default: sipcore rsip, every input)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/release/examples/parse_loop
@@ -14,7 +14,7 @@ ir() {
 works=("$@")
 [ ${#works[@]} -eq 0 ] && works=(sipcore rsip)
 for w in "${works[@]}"; do
-    for input in sipp-invite invite-2k-sdp ok-200 register-digest; do
+    for input in ${INPUTS:-sipp-invite invite-2k-sdp ok-200 register-digest compact-indialog ok-200-2via-rr bye-indialog invite-3k}; do
         a=$(ir "$w" "$input" "$n")
         b=$(ir "$w" "$input" 0)
         echo "$w $input $(( (a - b) / n ))"

@@ -7,9 +7,11 @@
 //! cargo bench -p sipcore-benches --bench parse
 //! ```
 //!
-//! Inputs (`benches/data`): the INVITE `shared/bench/scenarios/uac.xml` sends (captured
-//! from sipp), an INVITE with a 2 KB SDP, a 200 OK, a REGISTER with digest
-//! Authorization.
+//! Inputs (`benches/data`, `sipcore_benches::INPUTS`): the INVITE
+//! `shared/bench/scenarios/uac.xml` sends (captured from sipp), an INVITE with a 2 KB
+//! SDP, a 200 OK, a REGISTER with digest Authorization, an in-dialog INFO in compact
+//! forms, a 200 OK with two Vias and two Record-Routes, an in-dialog BYE with a route
+//! set, and a 3 KB INVITE (three Vias, the usual phone headers, a multi-codec SDP).
 
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]

@@ -115,6 +115,89 @@ FILES = {
         "Expires: 7200\n"
         "User-Agent: bench-ua/1.0\n"
         "Content-Length: 0"),
+    # An in-dialog request in compact forms (RFC 3261 §7.3.3), as some phones send them.
+    "compact-indialog.sip": msg(
+        "INFO sip:alice@192.0.2.101:5060;transport=udp SIP/2.0\n"
+        "v: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-c3f1a9e2;rport\n"
+        "Max-Forwards: 70\n"
+        "Route: <sip:proxy.atlanta.example.com;lr>\n"
+        "f: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\n"
+        "t: Alice <sip:alice@atlanta.example.com>;tag=1928301774\n"
+        "i: a84b4c76e66710@pc33.atlanta.example.com\n"
+        "CSeq: 2 INFO\n"
+        "m: <sip:bob@198.51.100.7:5060>\n"
+        "k: timer\n"
+        "c: application/dtmf-relay\n"
+        "l: {CL}",
+        "Signal=5\nDuration=160\n"),
+    # A 200 OK for an INVITE that crossed two proxies: two Vias and two Record-Routes.
+    "ok-200-2via-rr.sip": msg(
+        "SIP/2.0 200 OK\n"
+        "Via: SIP/2.0/UDP proxy1.atlanta.example.com:5060;branch=z9hG4bK2d4790.1;received=192.0.2.54\n"
+        "Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport=5060;received=192.0.2.101\n"
+        "Record-Route: <sip:proxy2.biloxi.example.com;lr>\n"
+        "Record-Route: <sip:proxy1.atlanta.example.com;lr>\n"
+        "From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\n"
+        "To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\n"
+        "Call-ID: a84b4c76e66710@pc33.atlanta.example.com\n"
+        "CSeq: 314159 INVITE\n"
+        "Contact: <sip:bob@192.0.2.4>\n"
+        "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, REFER, NOTIFY\n"
+        "Supported: replaces, timer\n"
+        "Content-Type: application/sdp\n"
+        "Content-Length: {CL}",
+        "v=0\n"
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.4\n"
+        "s=-\n"
+        "c=IN IP4 192.0.2.4\n"
+        "t=0 0\n"
+        "m=audio 3456 RTP/AVP 0 8 101\n"
+        "a=rtpmap:0 PCMU/8000\n"
+        "a=rtpmap:8 PCMA/8000\n"
+        "a=rtpmap:101 telephone-event/8000\n"),
+    # An in-dialog BYE through a record-routed dialog.
+    "bye-indialog.sip": msg(
+        "BYE sip:alice@192.0.2.101:5060 SIP/2.0\n"
+        "Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKnashds10;rport\n"
+        "Max-Forwards: 70\n"
+        "Route: <sip:proxy2.biloxi.example.com;lr>\n"
+        "Route: <sip:proxy1.atlanta.example.com;lr>\n"
+        "From: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\n"
+        "To: Alice <sip:alice@atlanta.example.com>;tag=1928301774\n"
+        "Call-ID: a84b4c76e66710@pc33.atlanta.example.com\n"
+        "CSeq: 231 BYE\n"
+        "User-Agent: bench-ua/1.0\n"
+        "Content-Length: 0"),
+    # A 3 KB INVITE as a phone behind two proxies sends it: three Vias, the usual
+    # User-Agent / Allow / Supported / Allow-Events / P-Asserted-Identity headers, a
+    # multi-codec SDP.
+    "invite-3k.sip": msg(
+        "INVITE sip:+15551234567@biloxi.example.com;user=phone SIP/2.0\n"
+        "Via: SIP/2.0/UDP proxy2.biloxi.example.com:5060;branch=z9hG4bK721e4.1\n"
+        "Via: SIP/2.0/UDP proxy1.atlanta.example.com:5060;branch=z9hG4bK2d4790.1;received=192.0.2.54\n"
+        "Via: SIP/2.0/UDP 10.0.0.23:5060;branch=z9hG4bK776asdhds;rport=40123;received=203.0.113.9\n"
+        "Record-Route: <sip:proxy2.biloxi.example.com;lr>\n"
+        "Record-Route: <sip:proxy1.atlanta.example.com;lr>\n"
+        "Max-Forwards: 68\n"
+        "From: \"Alice Liddell\" <sip:alice@atlanta.example.com>;tag=1928301774\n"
+        "To: <sip:+15551234567@biloxi.example.com;user=phone>\n"
+        "Call-ID: a84b4c76e66710@10.0.0.23\n"
+        "CSeq: 314159 INVITE\n"
+        "Contact: <sip:alice@203.0.113.9:40123;transport=udp>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\";reg-id=1\n"
+        "P-Asserted-Identity: \"Alice Liddell\" <sip:alice@atlanta.example.com>\n"
+        "P-Preferred-Identity: <tel:+15559876543>\n"
+        "Privacy: none\n"
+        "User-Agent: Yealink SIP-T46S 66.86.0.15\n"
+        "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, REFER, NOTIFY, INFO, MESSAGE, SUBSCRIBE\n"
+        "Allow-Events: talk, hold, conference, refer, check-sync\n"
+        "Supported: replaces, timer, 100rel, path, gruu, outbound\n"
+        "Session-Expires: 1800;refresher=uac\n"
+        "Min-SE: 90\n"
+        "Accept: application/sdp, application/dtmf-relay\n"
+        "Accept-Language: en\n"
+        "Content-Type: application/sdp\n"
+        "Content-Length: {CL}",
+        sdp_2k()),
 }
 
 if __name__ == "__main__":
