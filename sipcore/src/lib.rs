@@ -49,6 +49,7 @@
 //! # Ok::<(), sipcore::parse::ParseError>(())
 //! ```
 
+pub mod dns;
 pub mod edit;
 pub mod endpoint;
 pub mod message;
