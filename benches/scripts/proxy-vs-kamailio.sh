@@ -10,6 +10,7 @@
 #   BENCH   path of the shared bench directory       (default ../shared/bench)
 #   PROXY   path of the sipcore-proxy binary         (default target/release/sipcore-proxy)
 #   PARTS   which parts to run                        (default "repeat ramp")
+#   TAG     prefix of every label, e.g. "phone-" (default none)
 #   EXTRA   more sipp-proxy.sh arguments, e.g. "--quiet-wait 120 --quiet-max 0.3"
 #           (wait for a quiet host before each run: other work disturbs the figures)
 # Build first: cargo build --release -p sipcore-examples
@@ -25,6 +26,7 @@ BENCH=$(cd "$BENCH" && pwd)
 KAM="kamailio -f $BENCH/kamailio/stateful.cfg -DD -E -m 2048 -M 16 -A SHM_FORCE_ALLOC"
 RUST="$PROXY --listen 127.0.0.1:5060 --next-hop 127.0.0.1:5070"
 PARTS=${PARTS:-"repeat ramp"}
+TAG=${TAG:-}
 read -r -a EXTRA_ARGS <<<"${EXTRA:-}"
 cd "$BENCH"
 
@@ -41,17 +43,17 @@ run() {
 if [[ " $PARTS " == *" repeat "* ]]; then
 	for t in udp tcp; do
 		run ./sipp-repeat.sh -n 3 -- --proxy-cmd "$KAM" -t "$t" -r 1000 -m 20000 \
-			--label "kamailio-$t" --out "$OUT/repeat-kamailio-$t" "${EXTRA_ARGS[@]}"
+			--label "${TAG}kamailio-$t" --out "$OUT/repeat-kamailio-$t" "${EXTRA_ARGS[@]}"
 		run ./sipp-repeat.sh -n 3 -- --proxy-cmd "$RUST" -t "$t" -r 1000 -m 20000 \
-			--label "sipcore-$t" --out "$OUT/repeat-sipcore-$t" "${EXTRA_ARGS[@]}"
+			--label "${TAG}sipcore-$t" --out "$OUT/repeat-sipcore-$t" "${EXTRA_ARGS[@]}"
 	done
 fi
 if [[ " $PARTS " == *" ramp "* ]]; then
 	for t in udp tcp; do
 		run ./sipp-ramp.sh --rates "$RATES" --seconds "$RAMP_SECONDS" -- --proxy-cmd "$KAM" \
-			-t "$t" --label "ramp-kamailio-$t" --out "$OUT/ramp-kamailio-$t" "${EXTRA_ARGS[@]}"
+			-t "$t" --label "${TAG}ramp-kamailio-$t" --out "$OUT/ramp-kamailio-$t" "${EXTRA_ARGS[@]}"
 		run ./sipp-ramp.sh --rates "$RATES" --seconds "$RAMP_SECONDS" -- --proxy-cmd "$RUST" \
-			-t "$t" --label "ramp-sipcore-$t" --out "$OUT/ramp-sipcore-$t" "${EXTRA_ARGS[@]}"
+			-t "$t" --label "${TAG}ramp-sipcore-$t" --out "$OUT/ramp-sipcore-$t" "${EXTRA_ARGS[@]}"
 	done
 fi
 cat "$OUT"/repeat-*/results.txt "$OUT"/ramp-*/results.txt >"$OUT/results.txt" 2>/dev/null

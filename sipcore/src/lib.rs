@@ -53,6 +53,7 @@
 //! # Ok::<(), sipcore::parse::ParseError>(())
 //! ```
 
+pub mod dns;
 pub mod edit;
 pub mod endpoint;
 pub mod message;

@@ -1,0 +1,96 @@
+//! RFC 3263 server location, sans-IO: which (transport, address, port) to try, in which
+//! order, for a SIP or SIPS URI.
+//!
+//! [`Selector`] takes the URI, the transports the caller supports and its address-family
+//! preference; it asks for DNS records ([`Selector::poll`] yields [`Next::Query`]) and is
+//! fed their answers ([`Selector::answer`]); it yields the candidates one at a time
+//! ([`Next::Target`]) so a caller that fails over resolves only as far as it needs. It
+//! never touches a socket or a clock: the resolver, its cache and its timeouts belong to
+//! the driver, and the weighted SRV choice takes an injected random source
+//! ([`WeightRng`]), so every branch is tested on fed-in answers.
+//!
+//! ```text
+//!  URI ─▶ numeric host? ─ yes ─▶ one candidate (transport param, or UDP / TLS)
+//!           │ no
+//!           ├─ explicit port ─▶ A/AAAA of the host, that port
+//!           ├─ transport=  ───▶ SRV for that transport ─▶ (none) A/AAAA, default port
+//!           └─ NAPTR ─▶ SIP+D2U/D2T/D2S, SIPS+D2T by order, preference ─▶ SRV ─▶ A/AAAA
+//!                 (none usable) ─▶ SRV for each supported transport ─▶ (none) A/AAAA
+//! ```
+//!
+//! What the RFCs leave open, decided here:
+//! - NAPTR records that exist but name no supported service count as no NAPTR (§4.1
+//!   then falls back to SRV queries), as common resolvers do.
+//! - A SIP URI may be reached over `SIPS+D2T` when TLS is supported (RFC 3263 §4.1
+//!   allows the client to prefer it); a SIPS URI only over secure transports.
+//! - A failed lookup (SERVFAIL, timeout) is skipped like an empty one, but
+//!   [`Selector::exhausted`] tells the two apart so a proxy answers 503 for "could not
+//!   resolve" and 404/604-style for "no such name".
+//! - Addresses are ordered by a reduced RFC 6724 destination sort (precedence, then
+//!   scope) and the two families interleaved (RFC 8305 §4), preferred family first.
+//! - Everything is bounded: at most [`MAX_QUERIES`] queries and [`MAX_RECORDS`] records
+//!   of each answer are looked at, so hostile DNS data cannot make a request expensive.
+//!
+//! The server name of a candidate is the URI's host (RFC 5922 §4: a TLS server's
+//! certificate is checked against the SIP domain, not the SRV target), or none for a
+//! numeric host (then the certificate's IP SANs are checked).
+//!
+//! # Example
+//!
+//! ```
+//! use sipcore::dns::{Answer, Family, Next, Preferences, RecordType, Selector, Srv};
+//! use sipcore::transport::TransportKind;
+//! use sipcore::uri::SipUri;
+//!
+//! let uri = SipUri::parse(b"sip:carrier.example;transport=tcp")?;
+//! // IPv4 only here; the default is both families, IPv6 first
+//! let prefs = Preferences { families: vec![Family::V4], first_family: Family::V4, ..Default::default() };
+//! let mut sel = Selector::new(&uri, prefs)?;
+//! let mut rng = |bound: u32| bound / 2; // a real driver passes a random source
+//! // the selector asks for the SRV records of the transport the URI names
+//! let Next::Query(q) = sel.poll(&mut rng) else { panic!() };
+//! assert_eq!((q.name.as_str(), q.rtype), ("_sip._tcp.carrier.example", RecordType::Srv));
+//! sel.answer(&q, Answer::Srv(vec![Srv::new(10, 0, 5070, "gw1.carrier.example")]));
+//! // then the addresses of the SRV target
+//! let Next::Query(a) = sel.poll(&mut rng) else { panic!() };
+//! assert_eq!((a.name.as_str(), a.rtype), ("gw1.carrier.example", RecordType::A));
+//! assert_eq!(sel.poll(&mut rng), Next::Wait);
+//! sel.answer(&a, Answer::A(vec!["192.0.2.7".parse()?]));
+//! let Next::Target(c) = sel.poll(&mut rng) else { panic!() };
+//! assert_eq!(c.transport, TransportKind::Tcp);
+//! assert_eq!(c.addr, "192.0.2.7:5070".parse()?);
+//! assert_eq!(c.server_name.as_deref(), Some("carrier.example"));
+//! assert!(matches!(sel.poll(&mut rng), Next::Exhausted));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod addr;
+mod records;
+mod select;
+mod srv;
+#[cfg(test)]
+mod tests;
+
+pub use addr::{order_addresses, Family};
+pub use records::{Answer, Naptr, Query, RecordType, Srv};
+pub use select::{Candidate, Exhausted, Next, Preferences, Selector};
+pub use srv::{order_srv, WeightRng};
+
+/// Most DNS queries one selection makes (NAPTR, SRV and A/AAAA together).
+pub const MAX_QUERIES: usize = 32;
+/// Most records of one answer that are considered (the rest are ignored).
+pub const MAX_RECORDS: usize = 16;
+
+/// Why a URI cannot be located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsError {
+    /// The URI's `transport` parameter names a transport the caller does not support.
+    #[error("transport {0:?} is not supported")]
+    UnsupportedTransport(String),
+    /// A SIPS URI with a transport that cannot be secured (`transport=udp`).
+    #[error("a sips: URI cannot be reached over {0}")]
+    InsecureTransport(&'static str),
+    /// The caller supports no transport usable for this URI.
+    #[error("no supported transport for this URI")]
+    NoTransport,
+}
