@@ -24,7 +24,7 @@ PROXY=${PROXY:-$HERE/target/release/sipcore-proxy}
 mkdir -p "$OUT"
 BENCH=$(cd "$BENCH" && pwd)
 KAM="kamailio -f $BENCH/kamailio/stateful.cfg -DD -E -m 2048 -M 16 -A SHM_FORCE_ALLOC"
-RUST="$PROXY --listen 127.0.0.1:5060 --next-hop 127.0.0.1:5070"
+RUST="$PROXY --listen 127.0.0.1:5060 --next-hop 127.0.0.1:5070 --trusted 127.0.0.1"
 PARTS=${PARTS:-"repeat ramp"}
 TAG=${TAG:-}
 read -r -a EXTRA_ARGS <<<"${EXTRA:-}"

@@ -12,9 +12,15 @@
 //! ([`NonceCounts`], bounded by `auth.max_nonces`): a later request must carry a higher
 //! `nc`, else it is a replay and is challenged again (`stale=true`: the credentials
 //! were right, so the UA retries with the fresh nonce without asking its user; a
-//! replayer cannot). Credentials without `qop` (RFC 2069 style, no `nc`) are
-//! still accepted and are not protected against replay within the nonce lifetime;
-//! every challenge offers `qop="auth"`.
+//! replayer cannot). Credentials without `qop` (RFC 2069 style, no `nc`) cannot be
+//! protected that way: they are challenged again unless `auth.allow_no_qop` accepts
+//! them; every challenge offers `qop="auth"`.
+//!
+//! Further checks: the credentials' `uri` must be the Request-URI (a response computed
+//! for another request is not reused); a missing `algorithm` means MD5, refused when
+//! MD5 is not configured; challenges list the strongest algorithm first; responses are
+//! compared in constant time; and an unknown user is treated like a wrong password of
+//! a known one (same work, same answer), so that scanners learn nothing.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -119,8 +125,28 @@ pub struct Auth {
     counts: NonceCounts,
     /// Challenge REGISTER.
     pub register: bool,
-    /// Challenge INVITE from local users.
-    pub invite: bool,
+    /// Challenge initial requests leaving towards gateways, the next hop or other
+    /// domains (from untrusted sources).
+    pub outbound: bool,
+    allow_no_qop: bool,
+}
+
+/// Strongest first.
+fn strength(a: Algorithm) -> u8 {
+    match a {
+        Algorithm::Sha256 => 0,
+        Algorithm::Md5 => 1,
+    }
+}
+
+/// Equality whose time depends on the lengths only.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| {
+        acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())
+    }) == 0
 }
 
 impl Auth {
@@ -154,21 +180,25 @@ impl Auth {
         h.write_u64(0x006e_6f6e_6365);
         let mut h2 = std::collections::hash_map::RandomState::new().build_hasher();
         h2.write_u64(h.finish());
+        let mut algorithms: Vec<Algorithm> = cfg
+            .algorithms
+            .iter()
+            .filter_map(|a| Algorithm::from_name(a))
+            .collect();
+        algorithms.sort_by_key(|&a| strength(a));
+        algorithms.dedup();
         Auth {
             realm: cfg.realm.clone(),
             users,
-            algorithms: cfg
-                .algorithms
-                .iter()
-                .filter_map(|a| Algorithm::from_name(a))
-                .collect(),
+            algorithms,
             nonce_ttl: Duration::from_secs(cfg.nonce_ttl_secs),
             secret: format!("{:016x}{:016x}", h.finish(), h2.finish()),
             epoch: now,
             serial: AtomicU64::new(h2.finish().rotate_left(17) ^ h.finish()),
             counts: NonceCounts::new(cfg.max_nonces),
             register: cfg.register,
-            invite: cfg.invite,
+            outbound: cfg.outbound,
+            allow_no_qop: cfg.allow_no_qop,
         }
     }
 
@@ -252,32 +282,46 @@ impl Auth {
         else {
             return Verdict::Challenge { stale: false };
         };
-        self.verify(c, req.method().as_str(), now)
+        self.verify(c, req.method().as_str(), req.uri_bytes(), now)
     }
 
-    fn verify(&self, c: &Credentials<'_>, method: &str, now: Instant) -> Verdict {
+    fn verify(
+        &self,
+        c: &Credentials<'_>,
+        method: &str,
+        request_uri: &[u8],
+        now: Instant,
+    ) -> Verdict {
         let (Some(username), Some(nonce), Some(uri), Some(response)) =
             (c.username(), c.nonce(), c.uri(), c.response())
         else {
             return Verdict::Challenge { stale: false };
         };
-        let Some(user) = self.users.get(username.as_ref()) else {
+        // RFC 7616 §3.4.6: the digest-uri names this request's target.
+        if !uri.as_bytes().eq_ignore_ascii_case(request_uri) {
             return Verdict::Forbidden;
-        };
-        let algorithm = match c.algorithm() {
-            None => Algorithm::Md5,
-            Some(a) => match Algorithm::from_name(&a) {
-                Some(a) if self.algorithms.contains(&a) => a,
-                _ => return Verdict::Challenge { stale: false },
-            },
-        };
-        let ha1 = match algorithm {
-            Algorithm::Md5 => user.ha1_md5.as_deref(),
-            Algorithm::Sha256 => user.ha1_sha256.as_deref(),
-        };
-        let Some(ha1) = ha1 else {
+        }
+        // RFC 7616 §3.3: no algorithm is MD5.
+        let algorithm = c
+            .algorithm()
+            .map_or(Some(Algorithm::Md5), |a| Algorithm::from_name(&a))
+            .filter(|a| self.algorithms.contains(a));
+        let Some(algorithm) = algorithm else {
             return Verdict::Challenge { stale: false };
         };
+        if c.qop().is_none() && !self.allow_no_qop {
+            return Verdict::Challenge { stale: false };
+        }
+        // An unknown user costs the same hashing as a known one and gets the same
+        // answer as a wrong password.
+        let user = self.users.get(username.as_ref());
+        let known = user.is_some();
+        let ha1 = user.and_then(|u| match algorithm {
+            Algorithm::Md5 => u.ha1_md5.as_deref(),
+            Algorithm::Sha256 => u.ha1_sha256.as_deref(),
+        });
+        let unknown_ha1 = algorithm.hash(&[username.as_bytes(), self.secret.as_bytes()]);
+        let ha1 = ha1.unwrap_or(unknown_ha1.as_str());
         let (issued, serial) = match self.check_nonce(&nonce, now) {
             Ok((issued, serial, true)) => (issued, serial),
             Ok((_, _, false)) => return Verdict::Challenge { stale: true },
@@ -306,7 +350,7 @@ impl Auth {
             Some(_) => return Verdict::Challenge { stale: false },
             None => algorithm.hash(&[ha1.as_bytes(), nonce.as_bytes(), ha2.as_bytes()]),
         };
-        if !expected.eq_ignore_ascii_case(&response) {
+        if !ct_eq(expected.as_bytes(), response.as_bytes()) || !known {
             return Verdict::Forbidden;
         }
         if let Some(nc) = count {
@@ -416,14 +460,15 @@ mod tests {
         let nonce = a.nonce(now);
         let mut nc = 0;
         for alg in [Algorithm::Md5, Algorithm::Sha256] {
-            for qop in [true, false] {
-                nc += 1; // one nonce, so its count grows across the requests
-                let r = register(&answer_nc(alg, &nonce, "secret", qop, nc));
-                assert_eq!(
-                    a.check(&r, false, now),
-                    Verdict::Authenticated("alice".into())
-                );
-            }
+            nc += 1; // one nonce, so its count grows across the requests
+            let r = register(&answer_nc(alg, &nonce, "secret", true, nc));
+            assert_eq!(
+                a.check(&r, false, now),
+                Verdict::Authenticated("alice".into())
+            );
+            // Without qop: no replay protection, so challenged again by default.
+            let r = register(&answer_nc(alg, &nonce, "secret", false, nc));
+            assert_eq!(a.check(&r, false, now), Verdict::Challenge { stale: false });
         }
         let wrong = register(&answer(Algorithm::Md5, &nonce, "guess", true));
         assert_eq!(a.check(&wrong, false, now), Verdict::Forbidden);
@@ -437,6 +482,95 @@ mod tests {
             a.check(&forged, false, now),
             Verdict::Challenge { stale: false }
         );
+    }
+
+    fn with_cfg(f: impl FnOnce(&mut AuthConfig)) -> Auth {
+        let mut cfg = AuthConfig {
+            realm: "sipcore".into(),
+            register: true,
+            users: vec![UserConfig {
+                username: "alice".into(),
+                password: Some("secret".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        f(&mut cfg);
+        Auth::new(&cfg, Instant::now())
+    }
+
+    #[test]
+    fn no_qop_only_when_allowed() {
+        let a = with_cfg(|c| c.allow_no_qop = true);
+        let now = Instant::now();
+        let nonce = a.nonce(now);
+        let r = register(&answer(Algorithm::Md5, &nonce, "secret", false));
+        assert_eq!(
+            a.check(&r, false, now),
+            Verdict::Authenticated("alice".into())
+        );
+    }
+
+    #[test]
+    fn the_digest_uri_must_be_the_request_uri() {
+        let a = auth();
+        let now = Instant::now();
+        let nonce = a.nonce(now);
+        let good = answer(Algorithm::Sha256, &nonce, "secret", true);
+        // The same (valid) credentials on a request for another URI.
+        let s = format!(
+            "REGISTER sip:127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bK1\r\nFrom: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: r1\r\nCSeq: 2 REGISTER\r\n{good}Content-Length: 0\r\n\r\n"
+        );
+        let Message::Request(other) = Message::parse(Bytes::from(s)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.check(&other, false, now), Verdict::Forbidden);
+        // Positive control: the request it was computed for.
+        assert_eq!(
+            a.check(&register(&good), false, now),
+            Verdict::Authenticated("alice".into())
+        );
+    }
+
+    #[test]
+    fn a_missing_algorithm_is_md5_and_refused_without_it() {
+        let a = with_cfg(|c| c.algorithms = vec!["SHA-256".into()]);
+        let now = Instant::now();
+        let nonce = a.nonce(now);
+        let md5 = answer(Algorithm::Md5, &nonce, "secret", true).replace(", algorithm=MD5", "");
+        assert!(!md5.contains("algorithm"));
+        assert_eq!(
+            a.check(&register(&md5), false, now),
+            Verdict::Challenge { stale: false }
+        );
+        let a = auth();
+        let nonce = a.nonce(now);
+        let md5 = answer(Algorithm::Md5, &nonce, "secret", true).replace(", algorithm=MD5", "");
+        assert_eq!(
+            a.check(&register(&md5), false, now),
+            Verdict::Authenticated("alice".into())
+        );
+    }
+
+    #[test]
+    fn strongest_algorithm_first_whatever_the_configured_order() {
+        let a = with_cfg(|c| c.algorithms = vec!["MD5".into(), "SHA-256".into()]);
+        let ch = a.challenges(Instant::now(), false);
+        assert!(ch[0].contains("SHA-256") && ch[1].contains("MD5"));
+    }
+
+    #[test]
+    fn unknown_users_look_like_wrong_passwords() {
+        let a = auth();
+        let now = Instant::now();
+        let nonce = a.nonce(now);
+        let wrong = register(&answer(Algorithm::Sha256, &nonce, "guess", true));
+        let unknown = register(
+            &answer(Algorithm::Sha256, &nonce, "secret", true).replace("\"alice\"", "\"mallory\""),
+        );
+        assert_eq!(a.check(&wrong, false, now), Verdict::Forbidden);
+        assert_eq!(a.check(&unknown, false, now), Verdict::Forbidden);
+        assert!(ct_eq(b"abC", b"ABc") && !ct_eq(b"abc", b"abd") && !ct_eq(b"ab", b"abc"));
     }
 
     #[test]
@@ -482,10 +616,12 @@ mod tests {
         let r = register(&answer_nc(Algorithm::Sha256, &other, "secret", true, 1));
         assert_eq!(a.check(&r, false, now), ok);
         assert_eq!(a.tracked_nonces(), 2);
-        // Without qop there is no count: not tracked (nor protected).
+        // Without qop there is no count to protect it: challenged again.
         let plain = register(&answer(Algorithm::Md5, &nonce, "secret", false));
-        assert_eq!(a.check(&plain, false, now), ok);
-        assert_eq!(a.check(&plain, false, now), ok);
+        assert_eq!(
+            a.check(&plain, false, now),
+            Verdict::Challenge { stale: false }
+        );
         assert_eq!(a.tracked_nonces(), 2);
         // A count that is not 1-8 hex digits is no answer.
         let bad = register(

@@ -94,6 +94,24 @@ pub struct Call {
     pub loop_hash: u32,
     /// When the request arrived.
     pub started: Instant,
+    /// How its branches are edited (identity headers, credentials), the same for every
+    /// branch, failover ones included.
+    pub edits: BranchEdits,
+}
+
+/// The per-request part of a forward that the routing policy decides.
+#[derive(Debug, Clone, Default)]
+pub struct BranchEdits {
+    /// Remove Proxy-Authorization (the credentials were for us).
+    pub strip_proxy_auth: bool,
+    /// Remove P-Asserted-Identity and P-Preferred-Identity (an untrusted source
+    /// cannot assert an identity, RFC 3325 §5).
+    pub strip_identity: bool,
+    /// The identity we assert (`P-Asserted-Identity`, the authenticated user's URI),
+    /// towards the configured peers (gateways, next hop).
+    pub assert_identity: Option<String>,
+    /// `Max-Breadth` each branch carries (RFC 5393; parallel forking only).
+    pub max_breadth: Option<u32>,
 }
 
 impl Call {
@@ -114,6 +132,7 @@ impl Call {
             number: String::new(),
             loop_hash: 0,
             started: now,
+            edits: BranchEdits::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::config::{parse_listen, Config, ConfigError, PoolKind};
 #[command(name = "sipcore-proxy", version)]
 pub struct Cli {
     /// TOML configuration file (default: the embedded one: UDP and TCP on
-    /// 127.0.0.1:5060, registrar on, everything else 404).
+    /// 127.0.0.1:5060, registrar on with digest, nothing relayed).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Check the configuration and exit (0: fine, 2: error).
@@ -22,9 +22,14 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<String>,
     /// Route every initial request that is not for a registered user to HOST:PORT, over
-    /// the transport it came in on.
+    /// the transport it came in on (from trusted sources, or authenticated ones with
+    /// `auth.outbound`).
     #[arg(long, value_name = "IP:PORT")]
     pub next_hop: Option<String>,
+    /// Trusted peer network (repeatable, `10.0.0.0/8` or an address): its requests are
+    /// relayed without authentication. Added to `acl.trusted`.
+    #[arg(long, value_name = "NET")]
+    pub trusted: Vec<String>,
     /// UDP receiver workers (0: the hardware threads).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -62,6 +67,10 @@ impl Cli {
             h.parse::<std::net::SocketAddr>()
                 .map_err(|_| flag("--next-hop", format!("{h:?} is not IP:PORT")))?;
             cfg.server.next_hop = Some(h.clone());
+        }
+        for n in &self.trusted {
+            crate::config::Network::parse(n).map_err(|m| flag("--trusted", m))?;
+            cfg.acl.trusted.push(n.clone());
         }
         if let Some(w) = self.workers {
             cfg.server.workers = w;

@@ -122,6 +122,9 @@ pub struct ServerConfig {
     pub domains: Vec<String>,
     /// UDP receive buffer bytes (`SO_RCVBUF`); 0: the system default.
     pub udp_recv_buffer: usize,
+    /// Parallel branches one request may fork into (registered contacts); RFC 5393's
+    /// Max-Breadth of the request caps it further.
+    pub max_branches: usize,
 }
 
 impl Default for ServerConfig {
@@ -136,6 +139,7 @@ impl Default for ServerConfig {
             timer_c_secs: 180,
             domains: Vec::new(),
             udp_recv_buffer: 4 << 20,
+            max_branches: 10,
         }
     }
 }
@@ -156,6 +160,9 @@ pub struct RegistrarConfig {
     pub max_contacts: usize,
     /// Addresses of record kept in all (new ones beyond get 503).
     pub max_aors: usize,
+    /// Longest contact URI stored (a longer one is refused with 400): with the
+    /// contacts per AOR and the AORs, it bounds the store's memory.
+    pub max_contact_bytes: usize,
 }
 
 impl Default for RegistrarConfig {
@@ -167,6 +174,7 @@ impl Default for RegistrarConfig {
             default_expires: 3600,
             max_contacts: 10,
             max_aors: 100_000,
+            max_contact_bytes: 512,
         }
     }
 }
@@ -191,10 +199,17 @@ pub struct UserConfig {
 pub struct AuthConfig {
     /// The digest realm.
     pub realm: String,
-    /// Challenge REGISTER (401).
+    /// Challenge REGISTER (401); a REGISTER may then change only its own user's
+    /// bindings.
     pub register: bool,
-    /// Challenge INVITE from local users (407).
-    pub invite: bool,
+    /// Challenge (407) initial requests that leave towards a gateway, the next hop or
+    /// another domain, unless their source is trusted (`acl.trusted`); without it only
+    /// trusted sources reach those destinations. `invite` is the older name.
+    #[serde(alias = "invite")]
+    pub outbound: bool,
+    /// Accept credentials without `qop` (RFC 2069 style: no nonce count, so no replay
+    /// protection within the nonce lifetime); off, they are challenged again.
+    pub allow_no_qop: bool,
     /// Offered algorithms, in order of preference: `SHA-256`, `MD5`.
     pub algorithms: Vec<String>,
     /// Nonce lifetime; an older nonce is answered with `stale=true`.
@@ -210,8 +225,9 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             realm: "sipcore".into(),
-            register: false,
-            invite: false,
+            register: true,
+            outbound: false,
+            allow_no_qop: false,
             algorithms: vec!["SHA-256".into(), "MD5".into()],
             nonce_ttl_secs: 300,
             max_nonces: 100_000,
@@ -227,6 +243,9 @@ pub struct AclConfig {
     /// Networks (`10.0.0.0/8`, `127.0.0.1`) allowed to send initial requests; empty:
     /// everyone.
     pub allow: Vec<String>,
+    /// Trusted peer networks (trunks, PBXs, our other proxies): their initial requests
+    /// may go to any destination (relay) without authentication.
+    pub trusted: Vec<String>,
 }
 
 /// One gateway of a prefix route.
@@ -482,7 +501,7 @@ impl Config {
                 ));
             }
         }
-        if (self.auth.register || self.auth.invite) && self.auth.algorithms.is_empty() {
+        if (self.auth.register || self.auth.outbound) && self.auth.algorithms.is_empty() {
             return Err(bad(
                 "auth.algorithms",
                 "no algorithm to challenge with".into(),
@@ -520,6 +539,12 @@ impl Config {
         }
         for n in &self.acl.allow {
             Network::parse(n).map_err(|m| bad("acl.allow", m))?;
+        }
+        for n in &self.acl.trusted {
+            Network::parse(n).map_err(|m| bad("acl.trusted", m))?;
+        }
+        if self.server.max_branches == 0 {
+            return Err(bad("server.max_branches", "must be above 0".into()));
         }
         for p in &self.routes.prefix {
             if p.gateways.is_empty() {

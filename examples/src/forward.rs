@@ -26,9 +26,13 @@ pub struct ForwardSpec<'a> {
     pub loop_hash: u32,
     /// The transport the request came in on (a change means double Record-Route).
     pub incoming: Option<TransportKind>,
-    /// Remove Proxy-Authorization (the credentials were for us).
-    pub strip_proxy_auth: bool,
+    /// Identity headers, credentials, Max-Breadth.
+    pub edits: Option<&'a crate::calls::BranchEdits>,
 }
+
+/// Max-Forwards above this is lowered to it (RFC 3261 §16.6 step 3 recommends 70: a
+/// larger value only lets a request travel, and loop, longer).
+pub const MAX_FORWARDS_CAP: u8 = 70;
 
 /// Why a forward failed (answer the request with [`status`](Self::status)).
 #[derive(Debug, thiserror::Error)]
@@ -79,8 +83,16 @@ pub fn edit_request(
     };
     let mut strict_route = String::new();
     let mut restored_uri: Option<&str> = None;
+    let breadth = spec
+        .edits
+        .and_then(|x| x.max_breadth)
+        .map(|b| b.to_string());
     let mut e = Edits::for_request(req);
-    e.prepend_via(via)?.decrement_max_forwards()?;
+    e.prepend_via(via)?;
+    match req.max_forwards() {
+        Ok(Some(n)) if n > MAX_FORWARDS_CAP => e.set_max_forwards(MAX_FORWARDS_CAP)?,
+        _ => e.decrement_max_forwards()?,
+    };
     if let Some(r) = spec.routes {
         for _ in 0..r.remove_top {
             e.remove_top_route()?;
@@ -114,8 +126,20 @@ pub fn edit_request(
             }
         }
     }
-    if spec.strip_proxy_auth {
-        e.remove_header(HeaderId::ProxyAuthorization)?;
+    if let Some(x) = spec.edits {
+        if x.strip_proxy_auth {
+            e.remove_header(HeaderId::ProxyAuthorization)?;
+        }
+        if x.strip_identity || x.assert_identity.is_some() {
+            e.remove_header(HeaderId::PAssertedIdentity)?;
+            e.remove_header_named("P-Preferred-Identity")?;
+        }
+        if let Some(id) = &x.assert_identity {
+            e.add_header("P-Asserted-Identity", id.as_str())?;
+        }
+        if let Some(b) = &breadth {
+            e.replace_header_named("Max-Breadth", b.as_str())?;
+        }
     }
     if target.transport.is_stream() {
         e.ensure_content_length()?;

@@ -66,6 +66,7 @@ pub mod local;
 pub mod location;
 pub mod metrics;
 pub mod nonces;
+pub mod policy;
 pub mod proxy;
 pub mod registrar;
 pub mod routes;

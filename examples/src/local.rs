@@ -25,6 +25,23 @@ pub struct Interface {
 pub struct Local {
     interfaces: Vec<Interface>,
     domains: Vec<String>,
+    /// `(address, port, transport)` the proxy is reachable at: the listen addresses,
+    /// and for a wildcard listen address (`0.0.0.0`, `[::]`) the host's own interface
+    /// addresses of that family (a `[::]` socket also takes IPv4) with its port.
+    reachable: Vec<(IpAddr, u16, TransportKind)>,
+}
+
+/// The host's interface addresses (for wildcard listen addresses); none when they
+/// cannot be read, which makes a wildcard listen address name no address at all
+/// rather than every address.
+fn host_addresses() -> Vec<IpAddr> {
+    match if_addrs::get_if_addrs() {
+        Ok(list) => list.iter().map(|i| i.ip()).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the host's addresses: a wildcard listen address will match none");
+            Vec::new()
+        }
+    }
 }
 
 fn host_string(ip: IpAddr) -> String {
@@ -37,6 +54,35 @@ fn host_string(ip: IpAddr) -> String {
 impl Local {
     /// Interfaces for `(transport, address)` pairs and extra `domains`.
     pub fn new(addrs: &[(TransportKind, SocketAddr)], domains: &[String]) -> Local {
+        let wildcard = addrs.iter().any(|(_, a)| a.ip().is_unspecified());
+        let host = if wildcard {
+            host_addresses()
+        } else {
+            Vec::new()
+        };
+        Local::with_host_addresses(addrs, domains, &host)
+    }
+
+    /// [`new`](Self::new) with the host's addresses given (what a wildcard listen
+    /// address stands for).
+    pub fn with_host_addresses(
+        addrs: &[(TransportKind, SocketAddr)],
+        domains: &[String],
+        host: &[IpAddr],
+    ) -> Local {
+        let mut reachable = Vec::new();
+        for &(kind, addr) in addrs {
+            if addr.ip().is_unspecified() {
+                let v6 = addr.is_ipv6();
+                for &ip in host {
+                    if v6 || ip.is_ipv4() {
+                        reachable.push((ip, addr.port(), kind));
+                    }
+                }
+            } else {
+                reachable.push((addr.ip(), addr.port(), kind));
+            }
+        }
         let interfaces = addrs
             .iter()
             .map(|&(kind, addr)| {
@@ -61,6 +107,7 @@ impl Local {
         Local {
             interfaces,
             domains: domains.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            reachable,
         }
     }
 
@@ -78,26 +125,26 @@ impl Local {
     }
 
     fn is_my_addr(&self, ip: IpAddr, port: Option<u16>, kind: Option<TransportKind>) -> bool {
-        self.interfaces.iter().any(|i| {
-            let default = if i.kind == TransportKind::Tls {
-                5061
-            } else {
-                5060
-            };
-            (i.addr.ip() == ip || i.addr.ip().is_unspecified())
-                && port.unwrap_or(default) == i.addr.port()
-                && kind.is_none_or(|k| k == i.kind || !k.is_reliable() && !i.kind.is_reliable())
+        let ip = canonical(ip);
+        self.reachable.iter().any(|&(a, p, k)| {
+            let default = if k == TransportKind::Tls { 5061 } else { 5060 };
+            canonical(a) == ip
+                && port.unwrap_or(default) == p
+                && kind.is_none_or(|kind| kind == k || !kind.is_reliable() && !k.is_reliable())
         })
+    }
+
+    /// Whether `ip` is one of the proxy's addresses (any port).
+    pub fn is_my_ip(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.reachable.iter().any(|&(a, _, _)| canonical(a) == ip)
     }
 
     /// Whether `host` is one of the proxy's names (an address it listens on or a
     /// configured domain), ignoring the port.
     pub fn is_my_host(&self, host: &Host<'_>) -> bool {
         match host.ip() {
-            Some(ip) => self
-                .interfaces
-                .iter()
-                .any(|i| i.addr.ip() == ip || i.addr.ip().is_unspecified()),
+            Some(ip) => self.is_my_ip(ip),
             None => self
                 .domains
                 .iter()
@@ -140,6 +187,33 @@ impl Local {
     /// Whether a host part is for a domain the proxy serves (its addresses or domains).
     pub fn is_local_domain(&self, host: &Host<'_>) -> bool {
         self.is_my_host(host)
+    }
+
+    /// Whether a URI's host (and port, where it names one) is ours: a request for it is
+    /// for a domain this proxy serves. A port that none of our listen addresses has
+    /// makes an address URI someone else's (`sip:bob@OUR-IP:5080` is not for us when we
+    /// listen on 5060).
+    pub fn is_for_us(&self, uri: &SipUri<'_>) -> bool {
+        let host = uri.host();
+        match (host.ip(), uri.port()) {
+            (Some(ip), Some(port)) => self
+                .reachable
+                .iter()
+                .any(|&(a, p, _)| canonical(a) == canonical(ip) && p == port),
+            (Some(ip), None) => self.is_my_addr(ip, None, None),
+            (None, _) => self.is_my_host(&host),
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 address as IPv4 (what a dual-stack socket reports).
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
     }
 }
 
@@ -188,5 +262,50 @@ mod tests {
         assert!(!l.is_my_route(b"tel:+4930"));
         assert!(l.is_my_route(b"sip:127.0.0.1:5061;transport=tls;lr"));
         assert!(l.is_my_route(b"sips:127.0.0.1;lr"));
+    }
+
+    fn sip(s: &str) -> bool {
+        match Uri::parse(s.as_bytes()).unwrap() {
+            Uri::Sip(u) => local().is_for_us(&u),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn requests_for_us_compare_ports() {
+        assert!(sip("sip:bob@127.0.0.1"));
+        assert!(sip("sip:bob@127.0.0.1:5060"));
+        assert!(sip("sip:bob@127.0.0.1:5061;transport=tls"));
+        assert!(sip("sip:bob@example.com"));
+        assert!(sip("sip:bob@EXAMPLE.com."));
+        assert!(!sip("sip:bob@127.0.0.1:5080"));
+        assert!(!sip("sip:bob@127.0.0.2"));
+        assert!(!sip("sip:bob@example.org"));
+    }
+
+    #[test]
+    fn a_wildcard_address_stands_for_the_host_addresses_only() {
+        let any: SocketAddr = "0.0.0.0:5060".parse().unwrap();
+        let host: Vec<IpAddr> = vec![
+            "127.0.0.1".parse().unwrap(),
+            "192.0.2.7".parse().unwrap(),
+            "2001:db8::7".parse().unwrap(),
+        ];
+        let l = Local::with_host_addresses(&[(TransportKind::Udp, any)], &[], &host);
+        assert!(l.is_my_route(b"sip:192.0.2.7;lr"));
+        assert!(l.is_my_route(b"sip:127.0.0.1:5060;lr"));
+        assert!(
+            !l.is_my_route(b"sip:203.0.113.9;lr"),
+            "a wildcard socket is not every address"
+        );
+        assert!(
+            !l.is_my_route(b"sip:[2001:db8::7];lr"),
+            "0.0.0.0 does not take IPv6"
+        );
+        let any6: SocketAddr = "[::]:5060".parse().unwrap();
+        let l = Local::with_host_addresses(&[(TransportKind::Udp, any6)], &[], &host);
+        assert!(l.is_my_route(b"sip:[2001:db8::7];lr"));
+        assert!(l.is_my_route(b"sip:192.0.2.7;lr"));
+        assert!(!l.is_my_ip("203.0.113.9".parse().unwrap()));
     }
 }

@@ -41,9 +41,22 @@ pub enum Refusal {
     IntervalTooBrief,
     /// 503: new INVITE refused near the transaction limit (in-flight calls go on).
     Overload,
+    /// 403 "Relaying denied": an untrusted, unauthenticated request for a destination
+    /// that is not ours.
+    RelayDenied,
+    /// 403: the authenticated user is not the From identity.
+    IdentityMismatch,
+    /// 403 from the registrar: the authenticated user does not own the AOR.
+    NotOwner,
+    /// 403 from the registrar: more contacts than an AOR may have.
+    TooManyContacts,
+    /// 404: an in-dialog request without a Route of ours, for no local user.
+    NotInDialog,
+    /// 440 (RFC 5393).
+    MaxBreadth,
 }
 
-const REFUSALS: [(&str, Refusal); 13] = [
+const REFUSALS: [(&str, Refusal); 19] = [
     ("bad_request", Refusal::BadRequest),
     ("acl", Refusal::Acl),
     ("not_found", Refusal::NotFound),
@@ -57,6 +70,12 @@ const REFUSALS: [(&str, Refusal); 13] = [
     ("no_route", Refusal::NoRoute),
     ("interval_too_brief", Refusal::IntervalTooBrief),
     ("overload", Refusal::Overload),
+    ("relay_denied", Refusal::RelayDenied),
+    ("identity_mismatch", Refusal::IdentityMismatch),
+    ("not_owner", Refusal::NotOwner),
+    ("too_many_contacts", Refusal::TooManyContacts),
+    ("not_in_dialog", Refusal::NotInDialog),
+    ("max_breadth", Refusal::MaxBreadth),
 ];
 
 const METHODS: [&str; 15] = [
@@ -103,13 +122,17 @@ pub struct Metrics {
     requests: [AtomicU64; 15],
     /// Final and provisional responses sent upstream, by class 1..=6.
     responses: [AtomicU64; 7],
-    refusals: [AtomicU64; 13],
+    refusals: [AtomicU64; REFUSALS.len()],
     /// Branches started.
     pub branches: AtomicU64,
     /// Failovers to a next gateway.
     pub failovers: AtomicU64,
     /// ACKs forwarded statelessly.
     pub acks_forwarded: AtomicU64,
+    /// ACKs dropped: no transaction and no Route of ours.
+    pub acks_dropped: AtomicU64,
+    /// Responses dropped: they match no client transaction of ours.
+    pub stray_responses: AtomicU64,
     /// CDR records dropped (queue full).
     pub cdr_dropped: AtomicU64,
     /// CDR records written.
@@ -203,6 +226,16 @@ pub fn render(m: &Metrics, endpoint: &Endpoint, g: Gauges, extra: &str) -> Strin
             "sipcore_acks_forwarded_total",
             "counter",
             m.acks_forwarded.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_acks_dropped_total",
+            "counter",
+            m.acks_dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_stray_responses_total",
+            "counter",
+            m.stray_responses.load(Ordering::Relaxed),
         ),
         (
             "sipcore_cdr_dropped_total",

@@ -10,25 +10,33 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use sipcore::endpoint::{Context, Handler};
-use sipcore::message::{response_to, Method, Request, Response, StatusCode, ValidationError};
+use sipcore::message::{response_to, Method, Request, Response, StatusCode};
 use sipcore::transaction::{stateless, Timer, TransactionId, TransportFailure};
-use sipcore::transport::routing;
 use sipcore::transport::Target;
 use sipcore::uri::Uri;
 
 use crate::acl::Acl;
-use crate::auth::{Auth, Verdict};
-use crate::calls::{Branch, Call, CallRef, Calls, Candidate};
+use crate::auth::Auth;
+use crate::calls::{Branch, BranchEdits, Call, CallRef, Calls, Candidate};
 use crate::cdr::Cdr;
 use crate::forward::{edit_request, forward, strip_top_via, strip_top_via_adding, ForwardSpec};
 use crate::local::Local;
 use crate::metrics::{Metrics, Refusal};
-use crate::registrar::{aor_of, Outcome, Registrar};
+use crate::registrar::Registrar;
 use crate::routes::{Gateway, Routes};
 use crate::target::{is_loop, loop_hash, route_info, uri_target, RouteInfo};
 
 /// Methods this proxy answers itself or relays; listed in `Allow` of its OPTIONS answer.
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
+
+/// Max-Breadth of a request that has none (RFC 5393 §5.2.1).
+const DEFAULT_MAX_BREADTH: u32 = 60;
+
+/// 440 Max-Breadth Exceeded (RFC 5393).
+const MAX_BREADTH_EXCEEDED: StatusCode = match StatusCode::new(440) {
+    Some(s) => s,
+    None => StatusCode::SERVER_INTERNAL_ERROR,
+};
 
 /// The proxy (the endpoint's transaction user).
 #[derive(Debug)]
@@ -57,18 +65,31 @@ pub struct Proxy {
     pub invite_limit: usize,
     /// `Retry-After` of those 503s.
     pub retry_after: u32,
+    /// Parallel branches one request may fork into.
+    pub max_branches: usize,
 }
 
 /// Where one branch goes.
 #[derive(Debug, Clone)]
-struct Dest {
-    target: Target,
-    request_uri: Option<String>,
-    gateway: Option<usize>,
+pub(crate) struct Dest {
+    pub target: Target,
+    pub request_uri: Option<String>,
+    pub gateway: Option<usize>,
+}
+
+impl Dest {
+    /// To `target` with the Request-URI unchanged.
+    pub(crate) fn plain(target: Target) -> Dest {
+        Dest {
+            target,
+            request_uri: None,
+            gateway: None,
+        }
+    }
 }
 
 /// What to do with a request.
-enum Decision {
+pub(crate) enum Decision {
     Forward(Vec<Dest>),
     /// Class-4: gateways tried one after the other.
     Gateways(String, Vec<Gateway>),
@@ -103,7 +124,7 @@ fn gateway_uri(number: &str, gw: &Gateway) -> String {
 
 impl Proxy {
     /// Answers `req` (server transaction `id`) with `status`, counting it.
-    fn answer(
+    pub(crate) fn answer(
         &self,
         ctx: &mut Context<'_>,
         id: TransactionId,
@@ -120,228 +141,18 @@ impl Proxy {
         }
     }
 
-    fn respond_bytes(&self, ctx: &mut Context<'_>, id: TransactionId, bytes: bytes::Bytes) {
+    pub(crate) fn respond_bytes(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        bytes: bytes::Bytes,
+    ) {
         if let Ok(r) = stateless::parse_response(bytes) {
             let status = r.status().as_u16();
             if ctx.respond(id, r).is_ok() {
                 self.metrics.response(status);
             }
         }
-    }
-
-    /// §16.3 request validation; `Err` when the request was answered.
-    fn validate(&self, ctx: &mut Context<'_>, id: TransactionId, req: &Request) -> Result<(), ()> {
-        let Err(e) = req.validate(&[]) else {
-            return Ok(());
-        };
-        match e {
-            ValidationError::TooManyHops
-                if req.method() == Method::Options && self.addressed_to_me(req) =>
-            {
-                // §16.3 step 3: OPTIONS with Max-Forwards 0 may be answered by the proxy.
-                self.answer_options(ctx, id, req);
-            }
-            ValidationError::BadExtension { unsupported, .. } => {
-                self.metrics.refuse(Refusal::BadExtension);
-                let list = unsupported.join(", ");
-                let tag = ctx.new_tag();
-                let b = response_to(req, StatusCode::BAD_EXTENSION)
-                    .to_tag(tag.as_str())
-                    .header("Unsupported", list.as_str())
-                    .build();
-                self.respond_bytes(ctx, id, b);
-            }
-            e => {
-                let refusal = match e {
-                    ValidationError::TooManyHops => Refusal::TooManyHops,
-                    ValidationError::UnsupportedUriScheme => Refusal::UnsupportedScheme,
-                    _ => Refusal::BadRequest,
-                };
-                tracing::debug!(error = %e, "request refused");
-                self.answer(ctx, id, req, e.status_code(), Some(refusal));
-            }
-        }
-        Err(())
-    }
-
-    /// The Request-URI names the proxy itself (no user part, our address or domain).
-    fn addressed_to_me(&self, req: &Request) -> bool {
-        match req.uri() {
-            Ok(Uri::Sip(s)) => s.user().is_none() && self.local.is_my_host(&s.host()),
-            _ => false,
-        }
-    }
-
-    fn answer_options(&self, ctx: &mut Context<'_>, id: TransactionId, req: &Request) {
-        let tag = ctx.new_tag();
-        let b = response_to(req, StatusCode::OK)
-            .to_tag(tag.as_str())
-            .header("Allow", ALLOW)
-            .header("Accept", "application/sdp")
-            .build();
-        self.respond_bytes(ctx, id, b);
-    }
-
-    /// Digest check for REGISTER (401) and INVITE from local users (407); `Err` when
-    /// the request was answered (challenged or refused).
-    fn authenticate(
-        &self,
-        ctx: &mut Context<'_>,
-        id: TransactionId,
-        req: &Request,
-    ) -> Result<bool, ()> {
-        let Some(auth) = &self.auth else {
-            return Ok(false);
-        };
-        let proxy = match req.method() {
-            Method::Register if auth.register => false,
-            Method::Invite if auth.invite && self.is_local_caller(req, auth) => true,
-            _ => return Ok(false),
-        };
-        match auth.check(req, proxy, ctx.now()) {
-            Verdict::Authenticated(_) => Ok(proxy),
-            Verdict::Forbidden => {
-                self.answer(
-                    ctx,
-                    id,
-                    req,
-                    StatusCode::FORBIDDEN,
-                    Some(Refusal::AuthFailed),
-                );
-                Err(())
-            }
-            Verdict::Challenge { stale } => {
-                self.metrics.refuse(Refusal::AuthChallenge);
-                let (status, header) = if proxy {
-                    (
-                        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-                        "Proxy-Authenticate",
-                    )
-                } else {
-                    (StatusCode::UNAUTHORIZED, "WWW-Authenticate")
-                };
-                let challenges = auth.challenges(ctx.now(), stale);
-                let tag = ctx.new_tag();
-                let mut b = response_to(req, status).to_tag(tag.as_str());
-                for c in &challenges {
-                    b = b.header(header, c.as_str());
-                }
-                let bytes = b.build();
-                self.respond_bytes(ctx, id, bytes);
-                Err(())
-            }
-        }
-    }
-
-    fn is_local_caller(&self, req: &Request, auth: &Auth) -> bool {
-        let Ok(from) = req.from_() else { return false };
-        match from.uri() {
-            Ok(Uri::Sip(s)) => {
-                self.local.is_local_domain(&s.host()) && s.user().is_some_and(|u| auth.is_user(u))
-            }
-            _ => false,
-        }
-    }
-
-    /// Where an initial request without Route goes (§16.5).
-    fn route_initial(
-        &self,
-        ctx: &mut Context<'_>,
-        id: TransactionId,
-        req: &Request,
-        source: Target,
-    ) -> Decision {
-        let now = ctx.now();
-        let uri = req.uri();
-        let (local_domain, user) = match &uri {
-            Ok(Uri::Sip(s)) => (self.local.is_local_domain(&s.host()), s.user()),
-            Ok(Uri::Tel(t)) => (true, Some(t.number())),
-            _ => (false, None),
-        };
-        if local_domain {
-            if req.method() == Method::Register {
-                if let Some(reg) = &self.registrar {
-                    self.register(ctx, id, req, reg);
-                    return Decision::Done;
-                }
-            }
-            if req.method() == Method::Options && user.is_none() {
-                self.answer_options(ctx, id, req);
-                return Decision::Done;
-            }
-            if let Some(reg) = &self.registrar {
-                if let Some(aor) = aor_of(req.uri_bytes(), &self.local) {
-                    let bindings = reg.lookup(&aor, now);
-                    if !bindings.is_empty() {
-                        let dests: Vec<Dest> = bindings
-                            .iter()
-                            .filter_map(|b| {
-                                let target = Uri::parse(b.uri.as_bytes())
-                                    .ok()
-                                    .as_ref()
-                                    .and_then(uri_target)?;
-                                Some(Dest {
-                                    target,
-                                    request_uri: Some(b.uri.clone()),
-                                    gateway: None,
-                                })
-                            })
-                            .collect();
-                        if dests.is_empty() {
-                            return Decision::Answer(StatusCode::TEMPORARILY_UNAVAILABLE, None);
-                        }
-                        return Decision::Forward(dests);
-                    }
-                }
-            }
-            if let Some(gws) = user.and_then(|u| self.routes.lookup(u)) {
-                return Decision::Gateways(user.unwrap_or_default().to_string(), gws.to_vec());
-            }
-        }
-        if let Some(hop) = self.next_hop {
-            return Decision::Forward(vec![Dest {
-                target: Target::new(source.transport, hop),
-                request_uri: None,
-                gateway: None,
-            }]);
-        }
-        if !local_domain {
-            if let Some(target) = uri.ok().as_ref().and_then(uri_target) {
-                return Decision::Forward(vec![Dest {
-                    target,
-                    request_uri: None,
-                    gateway: None,
-                }]);
-            }
-        }
-        Decision::Answer(StatusCode::NOT_FOUND, Some(Refusal::NotFound))
-    }
-
-    fn register(&self, ctx: &mut Context<'_>, id: TransactionId, req: &Request, reg: &Registrar) {
-        let now = ctx.now();
-        let Some(aor) = req
-            .to()
-            .ok()
-            .and_then(|t| aor_of(t.uri_bytes(), &self.local))
-        else {
-            self.answer(
-                ctx,
-                id,
-                req,
-                StatusCode::BAD_REQUEST,
-                Some(Refusal::BadRequest),
-            );
-            return;
-        };
-        let outcome = reg.register(&aor, req, now);
-        match &outcome {
-            Outcome::IntervalTooBrief(_) => self.metrics.refuse(Refusal::IntervalTooBrief),
-            Outcome::Ok(b) => tracing::debug!(aor, contacts = b.len(), "registered"),
-            _ => {}
-        }
-        let tag = ctx.new_tag();
-        let bytes = reg.response(req, &outcome, tag.as_str(), now);
-        self.respond_bytes(ctx, id, bytes);
     }
 
     /// Starts one branch; `Err(status)` when it could not be sent at all.
@@ -352,7 +163,6 @@ impl Proxy {
         c: &mut Call,
         dest: &Dest,
         info: &RouteInfo,
-        strip_proxy_auth: bool,
     ) -> Result<(), StatusCode> {
         let Some(req) = c.request.clone() else {
             return Err(StatusCode::SERVER_INTERNAL_ERROR);
@@ -364,7 +174,7 @@ impl Proxy {
             routes: Some(info),
             loop_hash: c.loop_hash,
             incoming: Some(c.upstream.transport),
-            strip_proxy_auth,
+            edits: Some(&c.edits),
         };
         match forward(ctx, &self.local, &req, dest.target, &spec) {
             Ok(client) => {
@@ -408,10 +218,7 @@ impl Proxy {
             else {
                 return false;
             };
-            if self
-                .start_branch(ctx, call_ref, c, &dest, &info, false)
-                .is_ok()
-            {
+            if self.start_branch(ctx, call_ref, c, &dest, &info).is_ok() {
                 return true;
             }
             self.routes.blacklist(gw.target, now);
@@ -567,15 +374,10 @@ impl Proxy {
                 Ok(()) => self.metrics.response(status.as_u16()),
                 Err(_) => {
                     // The server transaction is gone (or answered otherwise): every 2xx
-                    // still goes upstream (RFC 6026 §8.2), statelessly.
-                    if let Ok(m) = stateless::parse_response(bytes.clone()) {
-                        let target = m
-                            .top_via()
-                            .map(|v| routing::response_target(&v, upstream, false))
-                            .unwrap_or(upstream);
-                        let _ = ctx.send_stateless(target, bytes);
-                        self.metrics.response(status.as_u16());
-                    }
+                    // still goes upstream (RFC 6026 §8.2), statelessly — to where the
+                    // request really came from, never to an address a Via names.
+                    let _ = ctx.send_stateless(upstream, bytes);
+                    self.metrics.response(status.as_u16());
                 }
             }
             return;
@@ -591,11 +393,18 @@ impl Proxy {
         );
     }
 
-    /// Forwards an ACK for a 2xx (or any ACK without a transaction) by its Route set,
-    /// statelessly.
+    /// Forwards an ACK for a 2xx (an ACK without a transaction) by its Route set,
+    /// statelessly — only when it carries a Route of ours (the dialog's Record-Route):
+    /// any other is dropped silently.
     fn forward_ack(&self, ctx: &mut Context<'_>, ack: &Request) {
-        let Ok(info) = route_info(ack, &self.local) else {
-            return;
+        let info = match route_info(ack, &self.local) {
+            Ok(i) if i.remove_top > 0 || i.strict_from.is_some() => i,
+            _ => {
+                self.metrics
+                    .acks_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
         };
         let target = if let Some(n) = &info.next {
             n.target
@@ -611,9 +420,14 @@ impl Proxy {
             }
         };
         let Some(target) = target else { return };
+        let edits = BranchEdits {
+            strip_identity: true,
+            ..Default::default()
+        };
         let spec = ForwardSpec {
             routes: Some(&info),
-            loop_hash: loop_hash(ack),
+            loop_hash: loop_hash(ack, &self.local),
+            edits: Some(&edits),
             ..Default::default()
         };
         match edit_request(ctx, &self.local, ack, target, &spec) {
@@ -626,6 +440,40 @@ impl Proxy {
             }
             Err(e) => tracing::debug!(error = %e, "ACK not forwarded"),
         }
+    }
+
+    /// RFC 5393 and the branch limit for parallel forking: at most
+    /// `min(Max-Breadth, server.max_branches)` branches, each carrying its share of the
+    /// breadth; `Err` (440) when the request has no breadth left to fork with.
+    fn fork_limits(
+        &self,
+        req: &Request,
+        mut dests: Vec<Dest>,
+    ) -> Result<(Vec<Dest>, Option<u32>), ()> {
+        if dests.len() < 2 {
+            return Ok((dests, None));
+        }
+        let breadth = req
+            .header_by_name("Max-Breadth")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(DEFAULT_MAX_BREADTH);
+        if breadth < 2 {
+            // Not enough breadth for two branches: one (a serial fork is allowed), or
+            // none when there is no breadth at all.
+            if breadth == 0 {
+                return Err(());
+            }
+            dests.truncate(1);
+            return Ok((dests, Some(1)));
+        }
+        let n = dests
+            .len()
+            .min(self.max_branches)
+            .min(breadth as usize)
+            .max(1);
+        dests.truncate(n);
+        Ok((dests, Some(breadth / n as u32)))
     }
 
     /// A BYE went through: the CDR end record.
@@ -666,7 +514,7 @@ impl Handler for Proxy {
             self.answer(ctx, id, &req, StatusCode::FORBIDDEN, Some(Refusal::Acl));
             return;
         }
-        let hash = loop_hash(&req);
+        let hash = loop_hash(&req, &self.local);
         if is_loop(&req, &self.local, hash) {
             self.answer(
                 ctx,
@@ -687,40 +535,14 @@ impl Handler for Proxy {
             );
             return;
         };
-        let mut strip_proxy_auth = false;
-        let decision = if let Some(next) = &info.next {
-            match next.target {
-                Some(target) => Decision::Forward(vec![Dest {
-                    target,
-                    request_uri: None,
-                    gateway: None,
-                }]),
-                None => Decision::Answer(StatusCode::SERVICE_UNAVAILABLE, Some(Refusal::NoRoute)),
-            }
-        } else if in_dialog {
-            let uri = info
-                .strict_from
-                .as_ref()
-                .map(|f| f.uri.as_bytes())
-                .unwrap_or(req.uri_bytes());
-            match Uri::parse(uri) {
-                Ok(Uri::Sip(s)) if !self.local.is_me(&s) => match crate::target::sip_target(&s) {
-                    Some(target) => Decision::Forward(vec![Dest {
-                        target,
-                        request_uri: None,
-                        gateway: None,
-                    }]),
-                    None => {
-                        Decision::Answer(StatusCode::SERVICE_UNAVAILABLE, Some(Refusal::NoRoute))
-                    }
-                },
-                _ => Decision::Answer(StatusCode::NOT_FOUND, Some(Refusal::NotFound)),
-            }
+        let trusted = self.acl.is_trusted(source.addr.ip());
+        let mut edits = BranchEdits {
+            strip_identity: !trusted,
+            ..Default::default()
+        };
+        let decision = if in_dialog {
+            self.route_in_dialog(&req, &info, ctx.now())
         } else {
-            match self.authenticate(ctx, id, &req) {
-                Err(()) => return,
-                Ok(s) => strip_proxy_auth = s,
-            }
             if req.method() == Method::Invite && self.calls.len() >= self.invite_limit {
                 self.metrics.refuse(Refusal::Overload);
                 let secs = self.retry_after.to_string();
@@ -744,7 +566,19 @@ impl Handler for Proxy {
                 );
                 return;
             }
-            self.route_initial(ctx, id, &req, source)
+            let routed = self.route_initial(ctx, id, &req, &info, source);
+            let leaves = matches!(
+                routed.decision,
+                Decision::Forward(_) | Decision::Gateways(..)
+            );
+            if routed.outbound && leaves && !trusted {
+                let Ok(who) = self.authorize_outbound(ctx, id, &req) else {
+                    return;
+                };
+                edits.strip_proxy_auth = true;
+                edits.assert_identity = Some(who.identity);
+            }
+            routed.decision
         };
         let (dests, gateways) = match decision {
             Decision::Done => return,
@@ -755,17 +589,35 @@ impl Handler for Proxy {
             Decision::Forward(d) => (d, None),
             Decision::Gateways(number, gws) => (Vec::new(), Some((number, gws))),
         };
+        let dests = match self.fork_limits(&req, dests) {
+            Ok((d, breadth)) => {
+                edits.max_breadth = breadth;
+                d
+            }
+            Err(()) => {
+                self.answer_reason(
+                    ctx,
+                    id,
+                    &req,
+                    MAX_BREADTH_EXCEEDED,
+                    "Max-Breadth Exceeded",
+                    Refusal::MaxBreadth,
+                );
+                return;
+            }
+        };
         if req.method() == Method::Bye {
             self.note_bye(&req, ctx.now());
         }
         let mut call = Call::new(id, req.clone(), source, ctx.now());
         call.loop_hash = hash;
+        call.edits = edits;
         let call_ref: CallRef = Arc::new(Mutex::new(call));
         let mut c = call_ref.lock();
         self.calls.insert(id, call_ref.clone());
         let mut last_error = StatusCode::SERVICE_UNAVAILABLE;
         for d in &dests {
-            if let Err(s) = self.start_branch(ctx, &call_ref, &mut c, d, &info, strip_proxy_auth) {
+            if let Err(s) = self.start_branch(ctx, &call_ref, &mut c, d, &info) {
                 last_error = s;
             }
         }
@@ -852,23 +704,16 @@ impl Handler for Proxy {
         self.relay(ctx, &call_ref, id, response);
     }
 
-    fn on_stray_response(&self, ctx: &mut Context<'_>, response: Response, source: Target) {
-        // A 2xx of a branch whose transaction has ended: relay it upstream statelessly
-        // when the top Via is ours (RFC 6026 §8.9 allows a proxy to forward it).
-        if !response.status().is_success() {
-            return;
-        }
-        let mine = response.top_via().is_ok_and(|v| self.local.is_my_via(&v));
-        if !mine {
-            return;
-        }
-        if let Ok(r) = strip_top_via(&response) {
-            let target = r.top_via().ok().and_then(|v| via_target(&v));
-            if let Some(target) = target {
-                let _ = ctx.send_stateless(target, r.bytes());
-            }
-        }
-        let _ = source;
+    fn on_stray_response(&self, _ctx: &mut Context<'_>, response: Response, source: Target) {
+        // RFC 6026 §7.3 (updating RFC 3261 §16.7): a stateful proxy forwards only
+        // responses that match a client transaction of its own. 2xx retransmissions
+        // reach us through the transaction's Accepted state; anything else — a forged
+        // 2xx whose top Via names us, say — is dropped, never relayed to the address
+        // the next Via claims.
+        self.metrics
+            .stray_responses
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(status = response.status().as_u16(), %source, "stray response dropped");
     }
 
     fn on_timeout(&self, ctx: &mut Context<'_>, id: TransactionId, timer: Timer) {
@@ -929,21 +774,4 @@ impl Handler for Proxy {
     fn on_terminated(&self, _ctx: &mut Context<'_>, id: TransactionId) {
         self.calls.remove(id);
     }
-}
-
-/// Where a response goes by its Via alone (no server transaction to ask): `received`
-/// or the sent-by host, `rport` or the sent-by port.
-fn via_target(v: &sipcore::message::Via<'_>) -> Option<Target> {
-    let kind = sipcore::transport::TransportKind::from_token(v.transport)?;
-    let host = v.received().unwrap_or(v.host);
-    let ip = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()?;
-    let port = match v.rport() {
-        Some(Some(p)) => p,
-        _ => v.port.unwrap_or(routing::default_port(kind)),
-    };
-    Some(Target::new(kind, SocketAddr::new(ip, port)))
 }

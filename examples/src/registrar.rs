@@ -26,6 +26,27 @@ pub enum Outcome {
     BadRequest(&'static str),
     /// 503: the store is full.
     Full,
+    /// 403: the REGISTER would leave the AOR with more contacts than allowed (nothing
+    /// was changed: no binding is evicted for a new one).
+    TooManyContacts(usize),
+}
+
+/// Call-IDs longer than this are kept as a digest (a binding must not pin a huge
+/// header: the REGISTER's Call-ID is only compared for equality).
+const CALL_ID_KEPT: usize = 64;
+
+/// What a binding keeps of a Call-ID: the value when short, else `sha256:` and the
+/// first 16 bytes of its SHA-256 in hex (the same on every node).
+pub fn call_id_key(call_id: &str) -> String {
+    if call_id.len() <= CALL_ID_KEPT {
+        return call_id.to_string();
+    }
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(call_id.as_bytes());
+    format!(
+        "sha256:{}",
+        crate::auth::hex(d.get(..16).unwrap_or_default())
+    )
 }
 
 /// The registrar and its location store.
@@ -91,6 +112,8 @@ impl Registrar {
             return Outcome::BadRequest("malformed Call-ID or CSeq");
         };
         let cseq = cseq.seq;
+        let call_id = call_id_key(call_id);
+        let call_id = call_id.as_str();
         let contacts = match req.contacts() {
             Ok(c) => c,
             Err(_) => return Outcome::BadRequest("malformed Contact"),
@@ -115,6 +138,9 @@ impl Registrar {
             let Ok(uri) = std::str::from_utf8(c.uri_bytes()) else {
                 return Outcome::BadRequest("malformed Contact");
             };
+            if uri.len() > self.cfg.max_contact_bytes {
+                return Outcome::BadRequest("Contact URI too long");
+            }
             let expires = c
                 .expires()
                 .or(header_expires)
@@ -133,7 +159,9 @@ impl Registrar {
             return Outcome::Ok(self.store.lookup(aor, now));
         }
         let max = self.cfg.max_contacts;
+        let mut too_many = false;
         let r = self.store.modify(aor, now, &mut |v| {
+            let before = v.clone();
             for (uri, q, expires) in &changes {
                 let existing = v.iter().position(|b| b.uri.eq_ignore_ascii_case(uri));
                 if let Some(i) = existing {
@@ -155,11 +183,13 @@ impl Registrar {
                 }
             }
             if v.len() > max {
-                v.sort_by_key(|b| std::cmp::Reverse(b.expires_at));
-                v.truncate(max);
+                // Refused as a whole, the bindings left as they were.
+                too_many = true;
+                *v = before;
             }
         });
         match r {
+            Ok(_) if too_many => Outcome::TooManyContacts(max),
             Ok(v) => Outcome::Ok(v),
             Err(_) => Outcome::Full,
         }
@@ -199,6 +229,10 @@ impl Registrar {
                 .to_tag(tag)
                 .build(),
             Outcome::Full => response_to(req, StatusCode::SERVICE_UNAVAILABLE)
+                .to_tag(tag)
+                .build(),
+            Outcome::TooManyContacts(_) => response_to(req, StatusCode::FORBIDDEN)
+                .reason("Too many contacts")
                 .to_tag(tag)
                 .build(),
         }
@@ -315,5 +349,56 @@ mod tests {
             text.contains("Contact: <sip:a@10.0.0.1>;expires=3600"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn too_many_contacts_are_refused_without_evicting() {
+        let r = Registrar::new(&RegistrarConfig {
+            max_contacts: 2,
+            ..RegistrarConfig::default()
+        });
+        let now = Instant::now();
+        let two = "Contact: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>\r\n";
+        assert!(matches!(
+            r.register("alice", &reg("c1", 1, two, Some(600)), now),
+            Outcome::Ok(_)
+        ));
+        let third = "Contact: <sip:evil@10.6.6.6>\r\n";
+        assert_eq!(
+            r.register("alice", &reg("c2", 1, third, Some(600)), now),
+            Outcome::TooManyContacts(2)
+        );
+        let kept: Vec<String> = r.lookup("alice", now).into_iter().map(|b| b.uri).collect();
+        assert_eq!(kept.len(), 2);
+        assert!(!kept.iter().any(|u| u.contains("evil")));
+        // Positive control: replacing one of one's own is fine.
+        let swap = "Contact: <sip:a@10.0.0.2>;expires=0, <sip:a@10.0.0.3>\r\n";
+        assert!(
+            matches!(r.register("alice", &reg("c1", 2, swap, Some(600)), now), Outcome::Ok(b) if b.len() == 2)
+        );
+    }
+
+    #[test]
+    fn bindings_are_bounded_in_bytes() {
+        let r = registrar();
+        let now = Instant::now();
+        let long = format!("Contact: <sip:a@10.0.0.1;x={}>\r\n", "y".repeat(600));
+        assert_eq!(
+            r.register("alice", &reg("c1", 1, &long, Some(600)), now),
+            Outcome::BadRequest("Contact URI too long")
+        );
+        let big_call_id = "k".repeat(60_000);
+        let out = r.register(
+            "alice",
+            &reg(&big_call_id, 1, "Contact: <sip:a@10.0.0.1>\r\n", Some(600)),
+            now,
+        );
+        let Outcome::Ok(b) = out else {
+            panic!("{out:?}")
+        };
+        assert!(b[0].call_id.len() <= 64, "{}", b[0].call_id.len());
+        assert_eq!(b[0].call_id, call_id_key(&big_call_id));
+        assert_ne!(call_id_key(&big_call_id), call_id_key(&"k".repeat(60_001)));
+        assert_eq!(call_id_key("short@host"), "short@host");
     }
 }

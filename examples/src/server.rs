@@ -198,7 +198,12 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
     } else {
         None
     };
-    let auth_on = cfg.auth.register || cfg.auth.invite;
+    let auth_on = cfg.auth.register || cfg.auth.outbound;
+    if cfg.registrar.enabled && !cfg.auth.register {
+        tracing::warn!(
+            "registrar without auth.register: anyone can register any address of record here"
+        );
+    }
     let proxy = Arc::new(Proxy {
         local: Local::new(&interfaces, &cfg.server.domains),
         next_hop: cfg.next_hop(),
@@ -214,6 +219,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         metrics: metrics.clone(),
         invite_limit: cfg.server.max_transactions / 10 * 8,
         retry_after: cfg.server.retry_after_secs,
+        max_branches: cfg.server.max_branches,
     });
     let handler: Arc<dyn Handler> = proxy.clone();
     let endpoint = Arc::new(builder.start(handler).map_err(StartError::Endpoint)?);

@@ -13,7 +13,8 @@ use crate::local::Local;
 #[derive(Debug, Clone, Default)]
 pub struct RouteInfo {
     /// Top Route values naming this proxy, to remove when forwarding (1, or 2 after a
-    /// double Record-Route).
+    /// double Record-Route; however many there are: a request preloaded with our
+    /// address many times must not make us send it to ourselves again and again).
     pub remove_top: usize,
     /// The Request-URI is a Record-Route value of ours (a strict router sent it): the
     /// real Request-URI is the last Route value, whose span (value with its separating
@@ -67,7 +68,7 @@ pub fn route_info(req: &Request, local: &Local) -> Result<RouteInfo, RouteError>
     let mut pending = None;
     for r in routes.by_ref() {
         let r = r.map_err(|_| RouteError::MalformedRoute)?;
-        if info.remove_top < 2 && local.is_my_route(r.uri_bytes()) {
+        if local.is_my_route(r.uri_bytes()) {
             info.remove_top += 1;
             continue;
         }
@@ -184,7 +185,11 @@ impl Fnv {
 /// goes: Request-URI, From tag, To tag, Call-ID, CSeq number, Route, Proxy-Require and
 /// Proxy-Authorization. A request that comes back to the proxy with the same hash in a
 /// Via of ours is looping (482); with another hash it is spiralling (forwarded).
-pub fn loop_hash(req: &Request) -> u32 {
+///
+/// Route values naming this proxy are left out: they are removed on every pass, so a
+/// request sent around with more or fewer of them is the same request (a loop of one
+/// that a sender keeps re-feeding with copies of our Route is still a loop).
+pub fn loop_hash(req: &Request, local: &Local) -> u32 {
     let mut h = Fnv::new();
     h.put(req.uri_bytes());
     h.put(
@@ -197,11 +202,15 @@ pub fn loop_hash(req: &Request) -> u32 {
     h.put(req.to().ok().and_then(|t| t.tag()).unwrap_or("").as_bytes());
     h.put(req.header(HeaderId::CallId).unwrap_or_default());
     h.put(&req.cseq().map(|c| c.seq).unwrap_or(0).to_le_bytes());
-    for id in [
-        HeaderId::Route,
-        HeaderId::ProxyRequire,
-        HeaderId::ProxyAuthorization,
-    ] {
+    for (_, v) in req.values(HeaderId::Route) {
+        let mine = sipcore::message::parse_route(v)
+            .ok()
+            .is_some_and(|r| local.is_my_route(r.uri_bytes()));
+        if !mine {
+            h.put(v);
+        }
+    }
+    for id in [HeaderId::ProxyRequire, HeaderId::ProxyAuthorization] {
         for v in req.header_all(id) {
             h.put(v);
         }
@@ -266,6 +275,16 @@ mod tests {
     }
 
     #[test]
+    fn every_route_of_ours_is_removed() {
+        let r = req(&format!(
+            "BYE sip:b@10.0.0.9:5070 SIP/2.0\n{HDRS}Route: <sip:127.0.0.1:5060;lr>, <sip:127.0.0.1;lr>, <sip:127.0.0.1;lr>\nRoute: <sip:127.0.0.1;lr>,<sip:127.0.0.1;lr>\nContent-Length: 0\n\n"
+        ));
+        let i = route_info(&r, &local()).unwrap();
+        assert_eq!(i.remove_top, 5);
+        assert!(i.next.is_none());
+    }
+
+    #[test]
     fn strict_router_request_uri_restored() {
         let r = req(&format!(
             "BYE sip:127.0.0.1:5060;lr SIP/2.0\n{HDRS}Route: <sip:10.0.0.5;lr>, <sip:b@10.0.0.9:5070>\nContent-Length: 0\n\n"
@@ -295,17 +314,27 @@ mod tests {
         let r = req(&format!(
             "BYE sip:b@10.0.0.9 SIP/2.0\n{HDRS}Content-Length: 0\n\n"
         ));
-        let h = loop_hash(&r);
+        let h = loop_hash(&r, &local());
         let b = format!("z9hG4bKabc-{h:08x}");
         assert_eq!(branch_loop_hash(&b), Some(h));
         let looped = req(&format!(
             "BYE sip:b@10.0.0.9 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={b}\n{HDRS}Content-Length: 0\n\n"
         ));
-        assert_eq!(loop_hash(&looped), h);
+        assert_eq!(loop_hash(&looped, &local()), h);
         assert!(is_loop(&looped, &local(), h));
+        // The same request re-sent with copies of our Route is still the same loop.
+        let refed = req(&format!(
+            "BYE sip:b@10.0.0.9 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={b}\n{HDRS}Route: <sip:127.0.0.1;lr>,<sip:127.0.0.1:5060;lr>\nContent-Length: 0\n\n"
+        ));
+        assert!(is_loop(&refed, &local(), loop_hash(&refed, &local())));
+        // A Route to someone else does change where it goes.
+        let other = req(&format!(
+            "BYE sip:b@10.0.0.9 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={b}\n{HDRS}Route: <sip:10.0.0.3;lr>\nContent-Length: 0\n\n"
+        ));
+        assert!(!is_loop(&other, &local(), loop_hash(&other, &local())));
         let spiral = req(&format!(
             "BYE sip:c@10.0.0.9 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch={b}\n{HDRS}Content-Length: 0\n\n"
         ));
-        assert!(!is_loop(&spiral, &local(), loop_hash(&spiral)));
+        assert!(!is_loop(&spiral, &local(), loop_hash(&spiral, &local())));
     }
 }

@@ -73,7 +73,7 @@ fn a_request_looping_back_gets_482() {
     let p = free_port();
     // The next hop is the proxy itself: the request comes back unchanged.
     let _px = proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{p}\"\n"
+        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{p}\"\n[acl]\ntrusted = [\"127.0.0.1\"]\n"
     ));
     let uac = Uac::new(p);
     let r = uac.ask("OPTIONS", &format!("sip:bob@127.0.0.1:{p}"), "", "cloop");

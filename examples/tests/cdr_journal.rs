@@ -30,7 +30,7 @@ fn calls_write_start_end_and_failure_records() {
     let dir = Dir::new("cdr-calls");
     let journal = dir.0.join("cdr.jsonl");
     let px = proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{u}\"\n\
+        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{u}\"\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
          [[routes.prefix]]\nprefix = \"busy\"\ngateways = [{{ address = \"127.0.0.1:{b}\" }}]\n\
          [cdr]\nenabled = true\npath = \"{}\"\nfsync_ms = 10\n",
         journal.display()

@@ -68,7 +68,7 @@ fn dead_next_hop_gets_503_at_once() {
     let (p, dead) = (common::free_port(), common::free_port());
     let dir = common::Dir::new("dead-tcp");
     let _px = common::proxy(&format!(
-        "[server]\nlisten = [\"127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{dead}\"\n"
+        "[server]\nlisten = [\"127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{dead}\"\n[acl]\ntrusted = [\"127.0.0.1\"]\n"
     ));
     let sc = dir.scenario("uac_503_fast.xml", &[("maxfwd", "70")]);
     common::uac_ok(&dir, &sc, p, "tcp", &["-m", "3", "-r", "10"]);

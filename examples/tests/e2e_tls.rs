@@ -171,7 +171,7 @@ fn call_over_tls_to_a_udp_uas_and_back() {
     let uas = Uas::start();
     let m = common::free_port();
     let px = common::proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:0\", \"tls:127.0.0.1:0\"]\n\
+        "[server]\nlisten = [\"udp:127.0.0.1:0\", \"tls:127.0.0.1:0\"]\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
          [tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
          [metrics]\nlisten = \"127.0.0.1:{m}\"\n\
          [[routes.prefix]]\nprefix = \"+1\"\ngateways = [{{ address = \"{}\", transport = \"udp\" }}]\n",
@@ -269,7 +269,7 @@ fn untrusted_tls_gateway_is_a_503_upstream() {
     let gw_addr = gw.listeners()[0];
 
     let px = common::proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:0\"]\n\
+        "[server]\nlisten = [\"udp:127.0.0.1:0\"]\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
          [tls]\nca_file = \"{}\"\n\
          [[routes.prefix]]\nprefix = \"+1\"\ngateways = [{{ address = \"{gw_addr}\", transport = \"tls\" }}]\n",
         trusted.cert_file

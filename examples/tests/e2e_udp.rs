@@ -69,7 +69,7 @@ fn double_record_route_across_transports() {
     let (p, g) = (common::free_port(), common::free_port());
     let dir = common::Dir::new("double-rr");
     let _px = common::proxy(&format!(
-        "[server]\nlisten = [\"127.0.0.1:{p}\"]\n\
+        "[server]\nlisten = [\"127.0.0.1:{p}\"]\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
          [[routes.prefix]]\nprefix = \"+1\"\ngateways = [{{ address = \"127.0.0.1:{g}\", transport = \"tcp\" }}]\n"
     ));
     let uas = common::uas(&dir, &dir.scenario("uas.xml", &[]), g, "tcp", 3);

@@ -51,7 +51,7 @@ fn ask(s: &UdpSocket, proxy: SocketAddr, msg: &str) -> String {
 
 #[test]
 fn challenges_of_forked_branches_are_merged() {
-    let px = common::proxy("[server]\nlisten = [\"udp:127.0.0.1:0\"]\n");
+    let px = common::proxy("[server]\nlisten = [\"udp:127.0.0.1:0\"]\n[auth]\nregister = false\n");
     let p = px.udp[0];
     let uac = UdpSocket::bind("127.0.0.1:0").unwrap();
     uac.set_read_timeout(Some(WAIT)).unwrap();

@@ -36,7 +36,7 @@ fn new_invites_refused_in_flight_calls_served() {
     let hop = UdpSocket::bind("127.0.0.1:0").unwrap();
     let hop_addr = hop.local_addr().unwrap();
     let px = proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"{hop_addr}\"\nmax_transactions = 10\n"
+        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"{hop_addr}\"\nmax_transactions = 10\n[acl]\ntrusted = [\"127.0.0.1\"]\n"
     ));
     let uac = UdpSocket::bind("127.0.0.1:0").unwrap();
     uac.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::*;
 
 fn next_hop_config(proxy: u16, next: u16) -> String {
-    format!("[server]\nlisten = [\"127.0.0.1:{proxy}\"]\nnext_hop = \"127.0.0.1:{next}\"\nworkers = 2\n")
+    format!("[server]\nlisten = [\"127.0.0.1:{proxy}\"]\nnext_hop = \"127.0.0.1:{next}\"\nworkers = 2\n[acl]\ntrusted = [\"127.0.0.1\"]\n")
 }
 
 pub fn basic_calls_through_the_proxy(t: &str) {
@@ -144,7 +144,7 @@ pub fn gateway_failover_after_503(t: &str) {
     let (p, g1, g2) = (free_port(), free_port(), free_port());
     let dir = Dir::new(&format!("failover-{t}"));
     let px = proxy(&format!(
-        "[server]\nlisten = [\"127.0.0.1:{p}\"]\n[routes]\nblacklist_secs = 0\n\
+        "[server]\nlisten = [\"127.0.0.1:{p}\"]\n[acl]\ntrusted = [\"127.0.0.1\"]\n[routes]\nblacklist_secs = 0\n\
          [[routes.prefix]]\nprefix = \"+4930\"\ngateways = [{{ address = \"127.0.0.1:{g1}\", transport = \"{t}\", priority = 1 }}, {{ address = \"127.0.0.1:{g2}\", transport = \"{t}\", priority = 2 }}]\n"
     ));
     let bad = uas(&dir, &dir.scenario("uas_503.xml", &[]), g1, t, 3);
@@ -187,7 +187,7 @@ pub fn timer_c_cancels_and_answers_408(t: &str) {
     let (p, u) = (free_port(), free_port());
     let dir = Dir::new(&format!("timerc-{t}"));
     let _px = proxy(&format!(
-        "[server]\nlisten = [\"127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{u}\"\ntimer_c_secs = 1\n"
+        "[server]\nlisten = [\"127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{u}\"\ntimer_c_secs = 1\n[acl]\ntrusted = [\"127.0.0.1\"]\n"
     ));
     let uas = uas(&dir, &dir.scenario("uas_cancel.xml", &[]), u, t, 2);
     let sc = dir.scenario("uac_error.xml", &[("expect", "408"), ("maxfwd", "70")]);
