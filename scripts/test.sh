@@ -22,6 +22,16 @@ if ! command -v openssl >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
 fi
 
+# The proxy's attack tests scan it with SIPVicious' svwar (Debian package sipvicious).
+if ! command -v svwar >/dev/null 2>&1; then
+    echo "test.sh: svwar not found, installing sipvicious" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sipvicious >/dev/null
+fi
+command -v svwar >/dev/null 2>&1 || { echo "test.sh: svwar is required and could not be installed" >&2; exit 1; }
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
