@@ -564,7 +564,7 @@ fn spirals_and_amplification_are_bounded() {
     let p = udp_of(&px);
     let caller = socket("127.0.0.3");
     let ours = format!("<sip:{p};lr>");
-    let routes = format!("Route: {}\r\n", vec![ours.as_str(); 12].join(", "));
+    let routes = format!("Route: {}\r\n", [ours.as_str(); 12].join(", "));
     let req = request(
         &caller,
         "INVITE",
