@@ -65,6 +65,7 @@
 //! ```
 
 mod addr;
+pub mod cache;
 mod records;
 mod select;
 mod srv;
@@ -72,6 +73,7 @@ mod srv;
 mod tests;
 
 pub use addr::{order_addresses, Family};
+pub use cache::{Cache, CacheLimits, CacheStats};
 pub use records::{Answer, Naptr, Query, RecordType, Srv};
 pub use select::{Candidate, Exhausted, Next, Preferences, Selector};
 pub use srv::{order_srv, WeightRng};
