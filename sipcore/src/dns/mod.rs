@@ -67,6 +67,7 @@
 mod addr;
 pub mod cache;
 mod records;
+pub mod resolver;
 mod select;
 mod srv;
 #[cfg(test)]
@@ -75,6 +76,10 @@ mod tests;
 pub use addr::{order_addresses, Family};
 pub use cache::{Cache, CacheLimits, CacheStats};
 pub use records::{Answer, Naptr, Query, RecordType, Srv};
+pub use resolver::{
+    selector_answer, CachingConfig, CachingResolver, Done, Reply, ResolveError, Resolved, Resolver,
+    ResolverStats,
+};
 pub use select::{Candidate, Exhausted, Next, Preferences, Selector};
 pub use srv::{order_srv, WeightRng};
 
