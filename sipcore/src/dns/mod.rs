@@ -66,6 +66,8 @@
 
 mod addr;
 pub mod cache;
+#[cfg(feature = "hickory")]
+pub mod hickory;
 mod records;
 pub mod resolver;
 mod select;

@@ -60,6 +60,9 @@ pub enum ResolveError {
     /// The resolver stopped (or dropped the query) before answering.
     #[error("the resolver stopped before answering")]
     Shutdown,
+    /// The resolver failed for a reason none of the above names.
+    #[error("the DNS lookup failed")]
+    Other,
 }
 
 /// The callback a lookup's result is delivered to, exactly once.
