@@ -12,6 +12,25 @@
 //!
 //! Dropping the resolver stops the thread; lookups not answered by then are answered
 //! [`ResolveError::Shutdown`].
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use sipcore::dns::hickory::{HickoryConfig, HickoryResolver, Servers};
+//! use sipcore::dns::{CachingConfig, CachingResolver, Query, RecordType, Resolver};
+//!
+//! // the servers of /etc/resolv.conf; `Servers::Explicit(vec![addr])` for --dns-server
+//! let upstream = HickoryResolver::start(HickoryConfig {
+//!     servers: Servers::System,
+//!     timeout: Duration::from_secs(1),
+//!     ..HickoryConfig::default()
+//! })?;
+//! let resolver = CachingResolver::new(upstream, CachingConfig::default());
+//! resolver.lookup(
+//!     Query::new("_sip._udp.example.com", RecordType::Srv),
+//!     Box::new(|result| println!("{result:?}")), // on the resolver's thread
+//! );
+//! # Ok::<(), sipcore::dns::hickory::HickoryError>(())
+//! ```
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -370,4 +389,118 @@ fn map_error(
         ProtoErrorKind::Busy => ResolveError::Busy,
         _ => ResolveError::Malformed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::rr::rdata::{A, CNAME, NAPTR, SRV};
+    use hickory_resolver::proto::ProtoError;
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn rec(ttl: u32, data: RData) -> Record {
+        Record::from_rdata(name("h.example."), ttl, data)
+    }
+
+    const NEG: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn records_of_the_asked_type_with_the_smallest_ttl() {
+        let recs = vec![
+            rec(300, RData::CNAME(CNAME(name("real.example.")))),
+            rec(60, RData::A(A::new(192, 0, 2, 1))),
+            rec(120, RData::A(A::new(192, 0, 2, 2))),
+        ];
+        let r = convert(RecordType::A, &recs, NEG);
+        assert_eq!(
+            r.answer,
+            Answer::A(vec![
+                "192.0.2.1".parse().unwrap(),
+                "192.0.2.2".parse().unwrap()
+            ])
+        );
+        assert_eq!(r.ttl, Duration::from_secs(60));
+        // only a CNAME: no records of the type, a negative answer
+        let r = convert(RecordType::A, &recs[..1], NEG);
+        assert_eq!((r.answer, r.ttl), (Answer::NoRecords, NEG));
+    }
+
+    #[test]
+    fn srv_and_naptr_names_are_normalised_and_records_bounded() {
+        let srv = RData::SRV(SRV::new(10, 5, 5060, name("GW.Example.")));
+        let r = convert(RecordType::Srv, &[rec(10, srv)], NEG);
+        assert_eq!(
+            r.answer,
+            Answer::Srv(vec![Srv::new(10, 5, 5060, "gw.example")])
+        );
+        let naptr = RData::NAPTR(NAPTR::new(
+            10,
+            20,
+            b"S".to_vec().into(),
+            b"SIP+D2U".to_vec().into(),
+            Box::default(),
+            name("_sip._udp.example."),
+        ));
+        let r = convert(RecordType::Naptr, &[rec(10, naptr)], NEG);
+        let mut want = Naptr::new(10, 20, "SIP+D2U", "_sip._udp.example");
+        want.flags = "S".into();
+        assert_eq!(r.answer, Answer::Naptr(vec![want]));
+        let many: Vec<Record> = (0..40u8)
+            .map(|i| rec(10, RData::A(A::new(192, 0, 2, i))))
+            .collect();
+        let Answer::A(v) = convert(RecordType::A, &many, NEG).answer else {
+            panic!("not A")
+        };
+        assert_eq!(v.len(), MAX_RECORDS);
+    }
+
+    fn err(kind: ProtoErrorKind) -> hickory_resolver::ResolveError {
+        ProtoError::from(kind).into()
+    }
+
+    fn no_records(code: ResponseCode, negative_ttl: Option<u32>) -> ProtoErrorKind {
+        ProtoErrorKind::NoRecordsFound {
+            query: Box::default(),
+            soa: None,
+            ns: None,
+            negative_ttl,
+            response_code: code,
+            trusted: true,
+            authorities: None,
+        }
+    }
+
+    #[test]
+    fn errors_map_to_typed_causes() {
+        let neg = |code, ttl| map_error(&err(no_records(code, ttl)), NEG);
+        let no = |secs| {
+            Ok(Resolved {
+                answer: Answer::NoRecords,
+                ttl: Duration::from_secs(secs),
+            })
+        };
+        assert_eq!(neg(ResponseCode::NXDomain, Some(120)), no(120));
+        assert_eq!(neg(ResponseCode::NoError, None), no(30));
+        assert_eq!(
+            neg(ResponseCode::ServFail, None),
+            Err(ResolveError::ServerFailure)
+        );
+        assert_eq!(neg(ResponseCode::Refused, None), Err(ResolveError::Refused));
+        assert_eq!(
+            neg(ResponseCode::NotImp, None),
+            Err(ResolveError::ResponseCode(4))
+        );
+        assert_eq!(
+            map_error(&err(ProtoErrorKind::Timeout), NEG),
+            Err(ResolveError::Timeout)
+        );
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            map_error(&err(ProtoErrorKind::Io(Arc::new(io))), NEG),
+            Err(ResolveError::Io(std::io::ErrorKind::ConnectionRefused))
+        );
+    }
 }
