@@ -63,16 +63,97 @@
 //! assert!(matches!(sel.poll(&mut rng), Next::Exhausted));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Resolving: cache, resolver, hickory
+//!
+//! The selector only says what to look up. The rest of the module is what a driver
+//! looks it up with:
+//! - [`Cache`] ([`cache`]): answers by query until their TTL runs out, negative ones
+//!   (NXDOMAIN, NODATA) for their negative TTL; bounded in entries and in estimated
+//!   bytes, evicting the soonest expiry; sans-IO like the selector.
+//! - [`Resolver`] ([`resolver`]): the non-blocking interface, `lookup(query, done)`; the
+//!   result reaches the [`Done`] callback, the caller never waits. [`CachingResolver`]
+//!   fronts any resolver with the cache, sends one upstream query for concurrent lookups
+//!   of the same query, and refuses at once with [`ResolveError::Busy`] past its
+//!   in-flight bound (a proxy answers 503); [`CachingResolver::stats`] counts it all.
+//! - `hickory` (cargo feature `hickory`): `hickory::HickoryResolver`, the default
+//!   resolver, on `hickory-resolver` in a thread of its own; servers from
+//!   `/etc/resolv.conf` or an explicit list.
+//!
+//! What it is not: not a general stub resolver (only NAPTR, SRV, A and AAAA, queried as
+//! fully qualified names, no search list and no `/etc/hosts`), no DNSSEC validation, and
+//! no failover policy: the caller tries the candidates in order and decides what a failed
+//! one means (RFC 3263 §4.3 blacklisting, transaction timeouts are its business).
+//!
+//! ## Quick start
+//!
+//! A driver sends every query the selector yields to a resolver and feeds each result
+//! back ([`selector_answer`] turns an error into [`Answer::Failed`]). Here a toy resolver
+//! answers on the spot; a proxy uses `HickoryResolver` and waits for the callbacks on
+//! its event loop, never blocking a worker.
+//!
+//! ```
+//! use std::sync::mpsc;
+//! use std::time::Duration;
+//! use sipcore::dns::*;
+//! use sipcore::uri::SipUri;
+//!
+//! /// Knows one host.
+//! struct Toy;
+//! impl Resolver for Toy {
+//!     fn lookup(&self, q: Query, done: Done) {
+//!         let answer = match (q.name.as_str(), q.rtype) {
+//!             ("pbx.example", RecordType::A) => Answer::A(vec!["192.0.2.10".parse().unwrap()]),
+//!             _ => Answer::NoRecords,
+//!         };
+//!         done(Ok(Resolved { answer, ttl: Duration::from_secs(60) }));
+//!     }
+//! }
+//!
+//! let resolver = CachingResolver::new(Toy, CachingConfig::default());
+//! let uri = SipUri::parse(b"sip:pbx.example:5080")?;
+//! let mut sel = Selector::new(&uri, Preferences::default())?;
+//! let (tx, rx) = mpsc::channel();
+//! let mut rng = |_bound: u32| 0;
+//! let mut targets = Vec::new();
+//! loop {
+//!     match sel.poll(&mut rng) {
+//!         Next::Query(q) => {
+//!             let tx = tx.clone();
+//!             let asked = q.clone();
+//!             resolver.lookup(q, Box::new(move |r| { let _ = tx.send((asked, r)); }));
+//!         }
+//!         Next::Wait => {
+//!             let (q, r) = rx.recv()?;
+//!             sel.answer(&q, selector_answer(&r));
+//!         }
+//!         Next::Target(c) => targets.push(c.addr),
+//!         Next::Exhausted => break,
+//!     }
+//! }
+//! assert_eq!(targets, vec!["192.0.2.10:5080".parse()?]);
+//! assert_eq!(resolver.stats().upstream_queries, 2); // AAAA and A
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod addr;
+pub mod cache;
+#[cfg(feature = "hickory")]
+pub mod hickory;
 mod records;
+pub mod resolver;
 mod select;
 mod srv;
 #[cfg(test)]
 mod tests;
 
 pub use addr::{order_addresses, Family};
+pub use cache::{Cache, CacheLimits, CacheStats};
 pub use records::{Answer, Naptr, Query, RecordType, Srv};
+pub use resolver::{
+    selector_answer, CachingConfig, CachingResolver, Done, Reply, ResolveError, Resolved, Resolver,
+    ResolverStats,
+};
 pub use select::{Candidate, Exhausted, Next, Preferences, Selector};
 pub use srv::{order_srv, WeightRng};
 
