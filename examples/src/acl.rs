@@ -4,6 +4,10 @@
 //! here: the routing policy lets through only those that belong to calls of ours.
 
 use std::net::IpAddr;
+use std::time::Instant;
+
+use sipcore::endpoint::{Admission, Admit, MessageClass, SourceRateLimit};
+use sipcore::transport::Target;
 
 use crate::config::{AclConfig, Network};
 
@@ -35,6 +39,30 @@ impl Acl {
     }
 }
 
+/// The per-source rate limit of new requests (Kamailio's `pike`), for every source but
+/// the trusted ones, asked by the endpoint before a request creates a transaction.
+#[derive(Debug)]
+pub struct SourceLimit {
+    acl: Acl,
+    limit: SourceRateLimit,
+}
+
+impl SourceLimit {
+    /// `limit` for every source `acl` does not trust.
+    pub fn new(acl: Acl, limit: SourceRateLimit) -> SourceLimit {
+        SourceLimit { acl, limit }
+    }
+}
+
+impl Admission for SourceLimit {
+    fn admit(&self, now: Instant, source: &Target, class: MessageClass) -> Admit {
+        if self.acl.is_trusted(source.addr.ip()) {
+            return Admit::Accept;
+        }
+        self.limit.admit(now, source, class)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +77,33 @@ mod tests {
         assert!(acl.is_trusted("127.0.0.1".parse().unwrap()));
         assert!(!acl.is_trusted("127.0.0.2".parse().unwrap()));
         assert!(!Acl::default().is_trusted("127.0.0.1".parse().unwrap()));
+        let limit = SourceLimit::new(
+            acl.clone(),
+            SourceRateLimit::new(sipcore::endpoint::RateLimitConfig {
+                rate: 1.0,
+                burst: 1.0,
+                ..Default::default()
+            }),
+        );
+        let t = Instant::now();
+        let (trusted, other) = (
+            Target::udp("127.0.0.1:5060".parse().unwrap()),
+            Target::udp("127.0.0.2:5060".parse().unwrap()),
+        );
+        for _ in 0..10 {
+            assert_eq!(
+                limit.admit(t, &trusted, MessageClass::NewRequest),
+                Admit::Accept
+            );
+        }
+        assert_eq!(
+            limit.admit(t, &other, MessageClass::NewRequest),
+            Admit::Accept
+        );
+        assert!(matches!(
+            limit.admit(t, &other, MessageClass::NewRequest),
+            Admit::Refuse { .. }
+        ));
         assert!(acl.allows("127.1.2.3".parse().unwrap()));
         assert!(acl.allows("2001:db8::7".parse().unwrap()));
         assert!(!acl.allows("192.0.2.1".parse().unwrap()));

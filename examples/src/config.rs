@@ -125,6 +125,25 @@ pub struct ServerConfig {
     /// Parallel branches one request may fork into (registered contacts); RFC 5393's
     /// Max-Breadth of the request caps it further.
     pub max_branches: usize,
+    /// New requests per second one source address may send (not counting trusted
+    /// sources, in-dialog requests, ACKs and CANCELs); 0: no limit.
+    pub rate_limit: f64,
+    /// How many of them may come at once after a quiet period.
+    pub rate_burst: f64,
+    /// Over the limit: `"503"` (with Retry-After) or `"drop"`.
+    pub rate_limit_action: RateAction,
+}
+
+/// What the per-source rate limit does over the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum RateAction {
+    /// 503 + Retry-After.
+    #[default]
+    #[serde(rename = "503")]
+    Refuse,
+    /// Silent drop.
+    #[serde(rename = "drop")]
+    Drop,
 }
 
 impl Default for ServerConfig {
@@ -140,6 +159,9 @@ impl Default for ServerConfig {
             domains: Vec::new(),
             udp_recv_buffer: 4 << 20,
             max_branches: 10,
+            rate_limit: 100.0,
+            rate_burst: 200.0,
+            rate_limit_action: RateAction::Refuse,
         }
     }
 }
@@ -542,6 +564,12 @@ impl Config {
         }
         for n in &self.acl.trusted {
             Network::parse(n).map_err(|m| bad("acl.trusted", m))?;
+        }
+        if !(self.server.rate_limit >= 0.0 && self.server.rate_burst >= 1.0) {
+            return Err(bad(
+                "server.rate_limit",
+                "rate_limit must be >= 0 and rate_burst >= 1".into(),
+            ));
         }
         if self.server.max_branches == 0 {
             return Err(bad("server.max_branches", "must be above 0".into()));

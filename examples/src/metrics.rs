@@ -208,6 +208,8 @@ pub fn render(m: &Metrics, endpoint: &Endpoint, g: Gauges, extra: &str) -> Strin
         ("malformed_400", c.malformed_400),
         ("version_505", c.version_505),
         ("too_large_513", c.too_large_513),
+        ("rate_limit_503", c.admission_503),
+        ("rate_limit_dropped", c.admission_dropped),
     ] {
         let _ = writeln!(s, "sipcore_refusals_total{{reason=\"{name}\"}} {v}");
     }

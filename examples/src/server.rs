@@ -222,6 +222,21 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         max_branches: cfg.server.max_branches,
     });
     let handler: Arc<dyn Handler> = proxy.clone();
+    if cfg.server.rate_limit > 0.0 {
+        let limit = sipcore::endpoint::SourceRateLimit::new(sipcore::endpoint::RateLimitConfig {
+            rate: cfg.server.rate_limit,
+            burst: cfg.server.rate_burst,
+            action: match cfg.server.rate_limit_action {
+                crate::config::RateAction::Refuse => sipcore::endpoint::OverLimit::Refuse,
+                crate::config::RateAction::Drop => sipcore::endpoint::OverLimit::Drop,
+            },
+            ..Default::default()
+        });
+        builder = builder.admission(Arc::new(crate::acl::SourceLimit::new(
+            Acl::new(&cfg.acl),
+            limit,
+        )));
+    }
     let endpoint = Arc::new(builder.start(handler).map_err(StartError::Endpoint)?);
     let metrics_addr = match cfg
         .metrics

@@ -692,3 +692,45 @@ fn svwar_finds_no_extension() {
     assert!(found(&text).is_empty(), "{text}");
     assert!(text.contains("found nothing"), "{text}");
 }
+
+/// A flood of new requests from one source is cut to its rate (Kamailio's pike) before
+/// it creates transactions; another source, and the flooder's in-dialog requests, are
+/// served meanwhile.
+#[test]
+fn a_request_flood_from_one_source_is_rate_limited() {
+    let px = start("[server]\nlisten = [\"udp:127.0.0.1:0\"]\nrate_limit = 1\nrate_burst = 5\n");
+    let p = udp_of(&px);
+    let flooder = socket("127.0.0.3");
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let uri = format!("sip:{p}");
+        send(
+            &flooder,
+            p,
+            &request(&flooder, "OPTIONS", &uri, &format!("flood{i}"), ""),
+        );
+        let r = final_response(&flooder);
+        statuses.push(r[8..11].to_string());
+    }
+    let ok = statuses.iter().filter(|s| *s == "200").count();
+    let refused = statuses.iter().filter(|s| *s == "503").count();
+    // The burst, and at most a token or two more that refilled during the run.
+    assert!((5..=8).contains(&ok), "{statuses:?}");
+    assert_eq!(ok + refused, 20, "{statuses:?}");
+    assert_eq!(px.endpoint.counters().admission_503, refused as u64);
+    // Positive controls: another source is served, and so is the flooder's in-dialog
+    // request (404 from the routing policy, not 503 from the limit).
+    let other = socket("127.0.0.4");
+    send(
+        &other,
+        p,
+        &request(&other, "OPTIONS", &format!("sip:{p}"), "calm", ""),
+    );
+    assert!(final_response(&other).starts_with("SIP/2.0 200"));
+    let bye = request(&flooder, "BYE", &format!("sip:x@{p}"), "dlg", "").replace(
+        "To: <sip:victim@127.0.0.1>",
+        "To: <sip:victim@127.0.0.1>;tag=t",
+    );
+    send(&flooder, p, &bye);
+    assert!(final_response(&flooder).starts_with("SIP/2.0 404"));
+}

@@ -52,6 +52,10 @@ counters! {
     send_errors,
     /// Requests moved from UDP to TCP by the size rule.
     moved_to_tcp,
+    /// Requests the admission policy refused with 503.
+    admission_503,
+    /// Requests the admission policy dropped.
+    admission_dropped,
 }
 
 impl Counters {

@@ -43,6 +43,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod admission;
 mod counters;
 mod handler;
 
@@ -56,6 +57,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
+pub use admission::{Admission, Admit, MessageClass, OverLimit, RateLimitConfig, SourceRateLimit};
 pub use counters::{CounterSnapshot, Counters};
 pub use handler::{Context, Handler};
 
@@ -108,6 +110,7 @@ pub(crate) struct Shared {
     udp: Option<UdpTransport>,
     streams: HashMap<TransportKind, Arc<dyn Transport>>,
     handler: Arc<dyn Handler>,
+    admission: Option<Arc<dyn Admission>>,
     counters: Counters,
     retry_after: u32,
     /// The timer thread's next planned wake-up; workers that arm an earlier timer wake it.
@@ -246,6 +249,11 @@ impl Shared {
             Ok(m) => with_received(m, r.source),
             Err(e) => return self.answer_bad(&r, e),
         };
+        if let (Some(policy), Message::Request(req)) = (&self.admission, &message) {
+            if !self.admitted(policy.as_ref(), now, req, r.source) {
+                return;
+            }
+        }
         let is_request = message.is_request();
         Counters::inc(if is_request {
             &self.counters.requests_in
@@ -263,6 +271,42 @@ impl Shared {
             Err(_) => Counters::inc(&self.counters.malformed_dropped),
         }
         self.drain(now, out);
+    }
+
+    /// Asks the admission policy; false when the request was refused (answered 503 or
+    /// dropped). A refused request that is a retransmission of one being served goes on
+    /// to be absorbed by its transaction.
+    fn admitted(
+        &self,
+        policy: &dyn Admission,
+        now: Instant,
+        req: &crate::message::Request,
+        source: Target,
+    ) -> bool {
+        use crate::message::Method;
+        let class = if matches!(req.method(), Method::Ack | Method::Cancel) {
+            MessageClass::CancelOrAck
+        } else if req.to().ok().and_then(|t| t.tag()).is_some() {
+            MessageClass::InDialog
+        } else {
+            MessageClass::NewRequest
+        };
+        let verdict = policy.admit(now, &source, class);
+        if verdict == Admit::Accept
+            || class == MessageClass::NewRequest && self.layer.matches_server_transaction(req)
+        {
+            return true;
+        }
+        match verdict {
+            Admit::Refuse { retry_after } => {
+                Counters::inc(&self.counters.admission_503);
+                let reply =
+                    stateless::overloaded(req, Some(retry_after.unwrap_or(self.retry_after)));
+                self.reply_stateless(req, source, reply);
+            }
+            _ => Counters::inc(&self.counters.admission_dropped),
+        }
+        false
     }
 
     /// 400/505/513 for input that does not parse, when a response can be built.
@@ -481,6 +525,7 @@ pub struct EndpointBuilder {
     udp: Option<UdpTransport>,
     pools: Vec<Box<dyn ReceiverPool>>,
     streams: HashMap<TransportKind, Arc<dyn Transport>>,
+    admission: Option<Arc<dyn Admission>>,
 }
 
 impl std::fmt::Debug for EndpointBuilder {
@@ -516,6 +561,14 @@ impl EndpointBuilder {
         self
     }
 
+    /// Sets the admission policy asked before every received request creates state
+    /// (see [`Admission`]; none by default: everything is admitted up to the
+    /// transaction limit).
+    pub fn admission(mut self, policy: Arc<dyn Admission>) -> Self {
+        self.admission = Some(policy);
+        self
+    }
+
     /// What a stream transport hands received messages to: create the transport with
     /// it, register it with [`stream_transport`](Self::stream_transport), then start.
     /// Messages that arrive before [`start`](Self::start) are dropped.
@@ -536,12 +589,14 @@ impl EndpointBuilder {
             udp,
             mut pools,
             streams,
+            admission,
         } = self;
         let shared = Arc::new(Shared {
             layer: TransactionLayer::new(config.transaction.clone(), now()),
             udp: udp.or_else(|| pools.first().map(|p| p.transport())),
             streams,
             handler,
+            admission,
             counters: Counters::default(),
             retry_after: config.retry_after,
             timer_wake: Mutex::new(None),
@@ -628,6 +683,7 @@ impl Endpoint {
             udp: None,
             pools: Vec::new(),
             streams: HashMap::new(),
+            admission: None,
         }
     }
 
