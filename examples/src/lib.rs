@@ -63,6 +63,7 @@ pub mod cdr;
 pub mod cli;
 pub mod config;
 pub mod forward;
+pub mod harness;
 pub mod local;
 pub mod location;
 pub mod metrics;

@@ -100,6 +100,35 @@ pub(crate) enum Decision {
 }
 
 impl Proxy {
+    /// The proxy `cfg` describes, serving `interfaces` (the bound addresses), writing
+    /// CDRs to `cdr`; `now` is the digest nonces' epoch.
+    pub fn new(
+        cfg: &crate::config::Config,
+        interfaces: &[(sipcore::transport::TransportKind, SocketAddr)],
+        cdr: Option<Cdr>,
+        metrics: Arc<Metrics>,
+        now: std::time::Instant,
+    ) -> Proxy {
+        let auth_on = cfg.auth.register || cfg.auth.outbound;
+        Proxy {
+            local: Local::new(interfaces, &cfg.server.domains),
+            next_hop: cfg.next_hop(),
+            calls: Calls::default(),
+            routes: Routes::new(&cfg.routes),
+            acl: Acl::new(&cfg.acl),
+            registrar: cfg
+                .registrar
+                .enabled
+                .then(|| Registrar::new(&cfg.registrar)),
+            auth: auth_on.then(|| Auth::new(&cfg.auth, now)),
+            cdr,
+            metrics,
+            invite_limit: cfg.server.max_transactions / 10 * 8,
+            retry_after: cfg.server.retry_after_secs,
+            max_branches: cfg.server.max_branches,
+        }
+    }
+
     /// Answers `req` (server transaction `id`) with `status`, counting it.
     pub(crate) fn answer(
         &self,

@@ -16,15 +16,10 @@ use sipcore_tcp::{TcpConfig, TcpTransport};
 use sipcore_tls::TlsTransport;
 
 use crate::acl::Acl;
-use crate::auth::Auth;
-use crate::calls::Calls;
 use crate::cdr::Cdr;
 use crate::config::{Config, PoolKind};
-use crate::local::Local;
 use crate::metrics::{self, Gauges, Metrics};
 use crate::proxy::Proxy;
-use crate::registrar::Registrar;
-use crate::routes::Routes;
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -198,29 +193,12 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
     } else {
         None
     };
-    let auth_on = cfg.auth.register || cfg.auth.outbound;
     if cfg.registrar.enabled && !cfg.auth.register {
         tracing::warn!(
             "registrar without auth.register: anyone can register any address of record here"
         );
     }
-    let proxy = Arc::new(Proxy {
-        local: Local::new(&interfaces, &cfg.server.domains),
-        next_hop: cfg.next_hop(),
-        calls: Calls::default(),
-        routes: Routes::new(&cfg.routes),
-        acl: Acl::new(&cfg.acl),
-        registrar: cfg
-            .registrar
-            .enabled
-            .then(|| Registrar::new(&cfg.registrar)),
-        auth: auth_on.then(|| Auth::new(&cfg.auth, now)),
-        cdr,
-        metrics: metrics.clone(),
-        invite_limit: cfg.server.max_transactions / 10 * 8,
-        retry_after: cfg.server.retry_after_secs,
-        max_branches: cfg.server.max_branches,
-    });
+    let proxy = Arc::new(Proxy::new(cfg, &interfaces, cdr, metrics.clone(), now));
     let handler: Arc<dyn Handler> = proxy.clone();
     if cfg.server.rate_limit > 0.0 {
         let limit = sipcore::endpoint::SourceRateLimit::new(sipcore::endpoint::RateLimitConfig {
