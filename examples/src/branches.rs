@@ -9,24 +9,47 @@ use std::net::SocketAddr;
 
 use crate::calls::{Branch, Call, CallRef, Candidate};
 use crate::forward::{forward, strip_top_via, strip_top_via_adding, ForwardSpec};
-use crate::proxy::{Dest, Proxy};
+use crate::proxy::Proxy;
 use crate::routes::Gateway;
-use crate::target::{route_info, RouteInfo};
+use crate::target::{route_info, Dest, Hop, RouteInfo};
+
+/// A response's `Retry-After` seconds.
+fn retry_after(r: &Response) -> Option<u32> {
+    let v = r.header_by_name("Retry-After")?;
+    let v = std::str::from_utf8(v).ok()?;
+    v.split(|c: char| c == ';' || c == '(' || c.is_whitespace())
+        .next()?
+        .parse()
+        .ok()
+}
 
 pub(crate) fn is_dialog_creating(m: Method<'_>) -> bool {
     matches!(m, Method::Invite | Method::Subscribe | Method::Refer)
 }
 
 fn gateway_uri(number: &str, gw: &Gateway) -> String {
-    let param = if gw.target.transport.is_reliable() {
+    let Hop::Addr(target) = &gw.target else {
+        // A URI gateway: the number as its user part.
+        let Hop::Name(uri) = &gw.target else {
+            return String::new();
+        };
+        let (scheme, rest) = uri.split_once(':').unwrap_or(("sip", uri));
+        let hostpart = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        return if number.is_empty() {
+            format!("{scheme}:{hostpart}")
+        } else {
+            format!("{scheme}:{number}@{hostpart}")
+        };
+    };
+    let param = if target.transport.is_reliable() {
         format!(
             ";transport={}",
-            gw.target.transport.as_str().to_ascii_lowercase()
+            target.transport.as_str().to_ascii_lowercase()
         )
     } else {
         String::new()
     };
-    let host = match gw.target.addr {
+    let host = match target.addr {
         SocketAddr::V4(a) => a.to_string(),
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
     };
@@ -49,7 +72,8 @@ pub(crate) fn parties(req: &Request) -> (String, String) {
 }
 
 impl Proxy {
-    /// Starts one branch; `Err(status)` when it could not be sent at all.
+    /// Starts one branch (a name is resolved first: the branch may start later, from
+    /// the resolver's thread); `Err(status)` when it could not be sent at all.
     pub(crate) fn start_branch(
         &self,
         ctx: &mut Context<'_>,
@@ -58,6 +82,13 @@ impl Proxy {
         dest: &Dest,
         info: &RouteInfo,
     ) -> Result<(), StatusCode> {
+        let target = match &dest.target {
+            Hop::Addr(t) => *t,
+            Hop::Name(uri) => return self.start_resolving(ctx, call_ref, c, dest, uri, info),
+        };
+        if dest.listed && self.routes.is_blacklisted(&target, ctx.now()) {
+            return Err(StatusCode::SERVICE_UNAVAILABLE);
+        }
         let Some(req) = c.request.clone() else {
             return Err(StatusCode::SERVER_INTERNAL_ERROR);
         };
@@ -70,57 +101,64 @@ impl Proxy {
             incoming: Some(c.upstream.transport),
             edits: Some(&c.edits),
         };
-        match forward(ctx, &self.local, &req, dest.target, &spec) {
+        match forward(ctx, &self.local, &req, target, &spec) {
             Ok(client) => {
                 self.metrics
                     .branches
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 c.branches.push(Branch {
                     id: client,
-                    target: dest.target,
+                    target,
                     provisional: false,
                     status: 0,
                     gateway: dest.gateway,
+                    listed: dest.listed,
                 });
                 self.calls.insert(client, call_ref.clone());
                 Ok(())
             }
             Err(e) => {
-                tracing::debug!(error = %e, target = %dest.target, "forward failed");
+                tracing::debug!(error = %e, %target, "forward failed");
+                if dest.listed {
+                    self.routes.blacklist(target, ctx.now());
+                }
                 Err(e.status())
             }
         }
     }
 
-    /// Tries the remaining gateways in order; true when a branch started.
-    pub(crate) fn next_gateway(
+    /// Starts the next destination that works: the remaining addresses of the current
+    /// one (RFC 3263 §4.3), then the remaining gateways; true when a branch started or
+    /// a name is being resolved for one.
+    pub(crate) fn fail_over(
         &self,
         ctx: &mut Context<'_>,
         call_ref: &CallRef,
         c: &mut Call,
     ) -> bool {
-        let now = ctx.now();
+        let Some(info) = c
+            .request
+            .as_ref()
+            .and_then(|r| route_info(r, &self.local).ok())
+        else {
+            return false;
+        };
+        while let Some(dest) = c.alternates.pop_front() {
+            if self.start_branch(ctx, call_ref, c, &dest, &info).is_ok() {
+                return true;
+            }
+        }
         while !c.failover.is_empty() {
             let gw = c.failover.remove(0);
-            if self.routes.is_blacklisted(&gw.target, now) {
-                continue;
-            }
             let dest = Dest {
-                target: gw.target,
                 request_uri: Some(gateway_uri(&c.number, &gw)),
+                target: gw.target,
                 gateway: Some(c.branches.len()),
-            };
-            let Some(info) = c
-                .request
-                .as_ref()
-                .and_then(|r| route_info(r, &self.local).ok())
-            else {
-                return false;
+                listed: true,
             };
             if self.start_branch(ctx, call_ref, c, &dest, &info).is_ok() {
                 return true;
             }
-            self.routes.blacklist(gw.target, now);
         }
         false
     }
@@ -143,29 +181,45 @@ impl Proxy {
             return;
         }
         b.status = status;
-        let (gateway, target) = (b.gateway, b.target);
+        let (listed, target) = (b.listed, b.target);
         if c.answered {
             c.release_if_done();
             return;
         }
         let retry = status == 408 || (500..600).contains(&status);
-        if gateway.is_some() && retry && (local || status == 503 || status == 408) {
-            self.routes.blacklist(target, ctx.now());
+        if listed && retry && (local || status == 503 || status == 408) {
+            match cand.response.as_ref().and_then(retry_after) {
+                Some(secs) if status == 503 => self.routes.blacklist_for(target, ctx.now(), secs),
+                _ => self.routes.blacklist(target, ctx.now()),
+            }
         }
         c.offer(cand);
-        if retry && !c.cancelled && !c.failover.is_empty() {
+        self.after_failure(ctx, call_ref, &mut c, retry, status);
+    }
+
+    /// After a branch failed (or a name did not resolve): fail over when the status
+    /// allows it, else answer once nothing is pending.
+    pub(crate) fn after_failure(
+        &self,
+        ctx: &mut Context<'_>,
+        call_ref: &CallRef,
+        c: &mut Call,
+        retry: bool,
+        status: u16,
+    ) {
+        if retry && !c.cancelled && (!c.failover.is_empty() || !c.alternates.is_empty()) {
             self.metrics
                 .failovers
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if self.next_gateway(ctx, call_ref, &mut c) {
+            if self.fail_over(ctx, call_ref, c) {
                 return;
             }
         }
         if status >= 600 {
-            self.cancel_pending(ctx, &c);
+            self.cancel_pending(ctx, c);
         }
-        if c.pending().next().is_none() {
-            self.send_best(ctx, &mut c);
+        if c.idle() {
+            self.send_best(ctx, c);
         }
     }
 

@@ -34,6 +34,8 @@ pub struct Branch {
     pub status: u16,
     /// The gateway it went to (Class-4 routes).
     pub gateway: Option<usize>,
+    /// A failure puts its address on the blocklist.
+    pub listed: bool,
 }
 
 /// A final response candidate: a received one, or one the proxy makes itself (a
@@ -97,6 +99,11 @@ pub struct Call {
     /// How its branches are edited (identity headers, credentials), the same for every
     /// branch, failover ones included.
     pub edits: BranchEdits,
+    /// Destinations whose names are being resolved (branches to come).
+    pub resolving: usize,
+    /// Further addresses of the destination being tried (RFC 3263 candidates), tried
+    /// in order on failure before the next gateway.
+    pub alternates: std::collections::VecDeque<crate::target::Dest>,
 }
 
 /// The per-request part of a forward that the routing policy decides.
@@ -133,13 +140,16 @@ impl Call {
             loop_hash: 0,
             started: now,
             edits: BranchEdits::default(),
+            resolving: 0,
+            alternates: std::collections::VecDeque::new(),
         }
     }
 
     /// Drops what only an unanswered call needs, once it is answered and no branch is
     /// pending.
     pub fn release_if_done(&mut self) {
-        if self.answered && self.pending().next().is_none() {
+        if self.answered && self.idle() {
+            self.alternates = std::collections::VecDeque::new();
             self.request = None;
             self.best = None;
             self.challenges = Challenges::default();
@@ -156,6 +166,11 @@ impl Call {
     /// Branches still waiting for a final response.
     pub fn pending(&self) -> impl Iterator<Item = &Branch> + '_ {
         self.branches.iter().filter(|b| b.status == 0)
+    }
+
+    /// No branch pending and no name being resolved: the final answer can go.
+    pub fn idle(&self) -> bool {
+        self.resolving == 0 && self.pending().next().is_none()
     }
 
     /// Records a final candidate, keeping the best (and every 401/407 received).

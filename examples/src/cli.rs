@@ -21,11 +21,15 @@ pub struct Cli {
     /// for one transport. Replaces the configured list.
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<String>,
-    /// Route every initial request that is not for a registered user to HOST:PORT, over
-    /// the transport it came in on (from trusted sources, or authenticated ones with
-    /// `auth.outbound`).
-    #[arg(long, value_name = "IP:PORT")]
+    /// Route every initial request that is not for a registered user to IP:PORT (over
+    /// the transport it came in on) or to a SIP URI (`sip:carrier.example`, resolved by
+    /// RFC 3263) — from trusted sources, or authenticated ones with `auth.outbound`.
+    #[arg(long, value_name = "IP:PORT|URI")]
     pub next_hop: Option<String>,
+    /// DNS server for host names in destinations (repeatable; default: those of
+    /// `/etc/resolv.conf`). Replaces `dns.servers`.
+    #[arg(long, value_name = "IP:PORT")]
+    pub dns_server: Vec<String>,
     /// Trusted peer network (repeatable, `10.0.0.0/8` or an address): its requests are
     /// relayed without authentication. Added to `acl.trusted`.
     #[arg(long, value_name = "NET")]
@@ -64,9 +68,20 @@ impl Cli {
             cfg.server.listen = self.listen.clone();
         }
         if let Some(h) = &self.next_hop {
-            h.parse::<std::net::SocketAddr>()
-                .map_err(|_| flag("--next-hop", format!("{h:?} is not IP:PORT")))?;
+            crate::config::NextHop::parse(h).ok_or_else(|| {
+                flag(
+                    "--next-hop",
+                    format!("{h:?} is neither IP:PORT nor a SIP/SIPS URI"),
+                )
+            })?;
             cfg.server.next_hop = Some(h.clone());
+        }
+        for d in &self.dns_server {
+            d.parse::<std::net::SocketAddr>()
+                .map_err(|_| flag("--dns-server", format!("{d:?} is not IP:PORT")))?;
+        }
+        if !self.dns_server.is_empty() {
+            cfg.dns.servers = self.dns_server.clone();
         }
         for n in &self.trusted {
             crate::config::Network::parse(n).map_err(|m| flag("--trusted", m))?;

@@ -63,6 +63,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// TLS: the certificate for `tls:` listen addresses, the roots for outgoing TLS.
     pub tls: crate::tls::TlsSection,
+    /// The resolver for host names in destinations.
+    pub dns: DnsConfig,
 }
 
 /// `[log]`
@@ -258,6 +260,58 @@ impl Default for AuthConfig {
     }
 }
 
+/// `server.next_hop`: an address (over the transport a request came in on) or a URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextHop {
+    /// `IP:PORT`.
+    Addr(SocketAddr),
+    /// A SIP/SIPS URI (`sip:carrier.example`), resolved by RFC 3263 when it names a host.
+    Uri(String),
+}
+
+impl NextHop {
+    /// `IP:PORT` or a SIP/SIPS URI.
+    pub fn parse(s: &str) -> Option<NextHop> {
+        if let Ok(a) = s.parse() {
+            return Some(NextHop::Addr(a));
+        }
+        crate::target::uri_hop(s.as_bytes()).map(|_| NextHop::Uri(s.to_string()))
+    }
+}
+
+/// `[dns]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Name servers (`IP:PORT`); empty: those of `/etc/resolv.conf`.
+    pub servers: Vec<String>,
+    /// How long one query attempt waits.
+    pub timeout_ms: u64,
+    /// Attempts after the first.
+    pub attempts: usize,
+    /// Answers cached (TTLs honoured, negative answers too).
+    pub cache_entries: usize,
+    /// Bytes the cache may use (estimated).
+    pub cache_bytes: usize,
+    /// Requests that may wait for a name at once; more get 503 + Retry-After. (A
+    /// destination that failed is skipped for `routes.blacklist_secs`, or a 503's
+    /// Retry-After.)
+    pub max_pending: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            servers: Vec::new(),
+            timeout_ms: 2000,
+            attempts: 1,
+            cache_entries: 4096,
+            cache_bytes: 4 << 20,
+            max_pending: 1000,
+        }
+    }
+}
+
 /// `[acl]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -270,12 +324,17 @@ pub struct AclConfig {
     pub trusted: Vec<String>,
 }
 
-/// One gateway of a prefix route.
+/// One gateway of a prefix route: `address` (`IP:PORT`, with `transport`) or `uri`
+/// (a SIP/SIPS URI, host names resolved by RFC 3263).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
     /// `IP:PORT`.
+    #[serde(default)]
     pub address: String,
+    /// A SIP/SIPS URI instead of `address` (`sip:gw1.carrier.example;transport=tcp`).
+    #[serde(default)]
+    pub uri: Option<String>,
     /// `udp`, `tcp` or `tls` (default: `udp`; `tls` needs `tls.ca_file`).
     #[serde(default = "udp")]
     pub transport: String,
@@ -496,8 +555,22 @@ impl Config {
             parse_listen(l).map_err(|m| bad("server.listen", m))?;
         }
         if let Some(h) = &self.server.next_hop {
-            h.parse::<SocketAddr>()
-                .map_err(|_| bad("server.next_hop", format!("{h:?} is not IP:PORT")))?;
+            if NextHop::parse(h).is_none() {
+                return Err(bad(
+                    "server.next_hop",
+                    format!("{h:?} is neither IP:PORT nor a SIP/SIPS URI"),
+                ));
+            }
+        }
+        for d in &self.dns.servers {
+            d.parse::<SocketAddr>()
+                .map_err(|_| bad("dns.servers", format!("{d:?} is not IP:PORT")))?;
+        }
+        if self.dns.max_pending == 0 || self.dns.cache_entries == 0 {
+            return Err(bad(
+                "dns.max_pending",
+                "max_pending and cache_entries must be above 0".into(),
+            ));
         }
         if self.server.max_transactions == 0 {
             return Err(bad("server.max_transactions", "must be above 0".into()));
@@ -582,12 +655,30 @@ impl Config {
                 ));
             }
             for g in &p.gateways {
-                g.address.parse::<SocketAddr>().map_err(|_| {
-                    bad(
-                        "routes.prefix.gateways.address",
-                        format!("{:?} is not IP:PORT", g.address),
-                    )
-                })?;
+                match &g.uri {
+                    Some(u) if g.address.is_empty() => {
+                        crate::target::uri_hop(u.as_bytes()).ok_or_else(|| {
+                            bad(
+                                "routes.prefix.gateways.uri",
+                                format!("{u:?} is not a SIP or SIPS URI"),
+                            )
+                        })?;
+                    }
+                    Some(_) => {
+                        return Err(bad(
+                            "routes.prefix.gateways.uri",
+                            "give either address or uri, not both".into(),
+                        ))
+                    }
+                    None => {
+                        g.address.parse::<SocketAddr>().map_err(|_| {
+                            bad(
+                                "routes.prefix.gateways.address",
+                                format!("{:?} is not IP:PORT", g.address),
+                            )
+                        })?;
+                    }
+                }
                 if !matches!(
                     g.transport.to_ascii_lowercase().as_str(),
                     "udp" | "tcp" | "tls"
@@ -620,8 +711,8 @@ impl Config {
     }
 
     /// The next hop (checked by [`check`](Self::check)).
-    pub fn next_hop(&self) -> Option<SocketAddr> {
-        self.server.next_hop.as_deref().and_then(|h| h.parse().ok())
+    pub fn next_hop(&self) -> Option<NextHop> {
+        self.server.next_hop.as_deref().and_then(NextHop::parse)
     }
 
     /// Timer C.

@@ -69,7 +69,7 @@ impl Transport for Recorder {
 #[derive(Debug)]
 pub struct InMemoryProxy {
     /// The endpoint.
-    pub endpoint: Endpoint,
+    pub endpoint: Arc<Endpoint>,
     /// The proxy.
     pub proxy: Arc<Proxy>,
     log: Log,
@@ -107,7 +107,8 @@ impl InMemoryProxy {
             }));
         }
         let handler: Arc<dyn Handler> = proxy.clone();
-        let endpoint = builder.start(handler)?;
+        let endpoint = Arc::new(builder.start(handler)?);
+        proxy.attach(&endpoint);
         Ok(InMemoryProxy {
             endpoint,
             proxy,

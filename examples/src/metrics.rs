@@ -392,3 +392,50 @@ fn stream_text(proto: &str, t: &sipcore_tcp::TcpStats, handshakes: bool) -> Stri
     }
     s
 }
+
+/// The DNS resolver's counters and gauges as Prometheus text.
+pub fn dns_text(n: &crate::names::Names) -> String {
+    use std::fmt::Write as _;
+    let r = n.resolver_stats();
+    let st = &n.stats;
+    let mut s = String::new();
+    for (name, kind, v) in [
+        (
+            "sipcore_dns_resolutions_total",
+            "counter",
+            st.resolutions.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_dns_resolutions_immediate_total",
+            "counter",
+            st.immediate.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_dns_resolution_failures_total",
+            "counter",
+            st.failures.load(Ordering::Relaxed),
+        ),
+        (
+            "sipcore_dns_pending_full_total",
+            "counter",
+            st.busy.load(Ordering::Relaxed),
+        ),
+        ("sipcore_dns_lookups_total", "counter", r.lookups),
+        (
+            "sipcore_dns_upstream_queries_total",
+            "counter",
+            r.upstream_queries,
+        ),
+        (
+            "sipcore_dns_upstream_errors_total",
+            "counter",
+            r.upstream_errors,
+        ),
+        ("sipcore_dns_cache_hits_total", "counter", r.cache.hits),
+        ("sipcore_dns_cache_entries", "gauge", r.cache.entries as u64),
+        ("sipcore_dns_pending", "gauge", n.pending() as u64),
+    ] {
+        let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {v}");
+    }
+    s
+}

@@ -31,9 +31,10 @@ use sipcore::uri::Uri;
 
 use crate::auth::Verdict;
 use crate::metrics::Refusal;
-use crate::proxy::{Decision, Dest, Proxy, ALLOW};
+use crate::proxy::{Decision, Proxy, ALLOW};
 use crate::registrar::{aor_of, Outcome, Registrar};
-use crate::target::{uri_target, RouteInfo};
+use crate::target::{uri_hop, RouteInfo};
+use crate::target::{Dest, Hop};
 
 /// Where a routed initial request goes, and whether that is outside our own users.
 pub(crate) struct Routed {
@@ -262,8 +263,8 @@ impl Proxy {
     ) -> Routed {
         if let Some(next) = &info.next {
             // A preloaded Route to someone else.
-            return Routed::outbound(match next.target {
-                Some(target) => Decision::Forward(vec![Dest::plain(target)]),
+            return Routed::outbound(match next.target.clone() {
+                Some(hop) => Decision::Forward(vec![Dest::to(hop)]),
                 None => Decision::Answer(StatusCode::SERVICE_UNAVAILABLE, Some(Refusal::NoRoute)),
             });
         }
@@ -275,12 +276,11 @@ impl Proxy {
             _ => (false, None),
         };
         if !ours {
-            let target = self
-                .next_hop
-                .map(|hop| Target::new(source.transport, hop))
-                .or_else(|| uri.ok().as_ref().and_then(uri_target));
-            return Routed::outbound(match target {
-                Some(t) => Decision::Forward(vec![Dest::plain(t)]),
+            let dest = self
+                .next_hop_dest(source)
+                .or_else(|| uri_hop(req.uri_bytes()).map(Dest::to));
+            return Routed::outbound(match dest {
+                Some(d) => Decision::Forward(vec![d]),
                 None => Decision::Answer(StatusCode::NOT_FOUND, Some(Refusal::NotFound)),
             });
         }
@@ -303,16 +303,26 @@ impl Proxy {
                 gws.to_vec(),
             ));
         }
-        if let Some(hop) = self.next_hop {
-            return Routed::outbound(Decision::Forward(vec![Dest::plain(Target::new(
-                source.transport,
-                hop,
-            ))]));
+        if let Some(d) = self.next_hop_dest(source) {
+            return Routed::outbound(Decision::Forward(vec![d]));
         }
         Routed::local(Decision::Answer(
             StatusCode::NOT_FOUND,
             Some(Refusal::NotFound),
         ))
+    }
+
+    /// The configured next hop, as a destination (an address over the transport the
+    /// request came in on, or a URI to resolve).
+    fn next_hop_dest(&self, source: Target) -> Option<Dest> {
+        let hop = match self.next_hop.as_ref()? {
+            crate::config::NextHop::Addr(a) => Hop::Addr(Target::new(source.transport, *a)),
+            crate::config::NextHop::Uri(u) => uri_hop(u.as_bytes())?,
+        };
+        Some(Dest {
+            listed: true,
+            ..Dest::to(hop)
+        })
     }
 
     /// The contacts of the registered user the Request-URI names, if any.
@@ -326,14 +336,11 @@ impl Proxy {
         let dests: Vec<Dest> = bindings
             .iter()
             .filter_map(|b| {
-                let target = Uri::parse(b.uri.as_bytes())
-                    .ok()
-                    .as_ref()
-                    .and_then(uri_target)?;
                 Some(Dest {
-                    target,
+                    target: uri_hop(b.uri.as_bytes())?,
                     request_uri: Some(b.uri.clone()),
                     gateway: None,
+                    listed: false,
                 })
             })
             .collect();
@@ -359,8 +366,8 @@ impl Proxy {
             };
         }
         if let Some(next) = &info.next {
-            return match next.target {
-                Some(target) => Decision::Forward(vec![Dest::plain(target)]),
+            return match next.target.clone() {
+                Some(hop) => Decision::Forward(vec![Dest::to(hop)]),
                 None => Decision::Answer(StatusCode::SERVICE_UNAVAILABLE, Some(Refusal::NoRoute)),
             };
         }
@@ -370,8 +377,8 @@ impl Proxy {
             .map(|f| f.uri.as_bytes())
             .unwrap_or(req.uri_bytes());
         match Uri::parse(uri) {
-            Ok(Uri::Sip(s)) if !self.local.is_me(&s) => match crate::target::sip_target(&s) {
-                Some(target) => Decision::Forward(vec![Dest::plain(target)]),
+            Ok(Uri::Sip(s)) if !self.local.is_me(&s) => match uri_hop(uri) {
+                Some(hop) => Decision::Forward(vec![Dest::to(hop)]),
                 None => Decision::Answer(StatusCode::SERVICE_UNAVAILABLE, Some(Refusal::NoRoute)),
             },
             _ => match self.registered(req, now) {

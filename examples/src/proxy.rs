@@ -25,7 +25,8 @@ use crate::local::Local;
 use crate::metrics::{Metrics, Refusal};
 use crate::registrar::Registrar;
 use crate::routes::{Gateway, Routes};
-use crate::target::{is_loop, loop_hash, route_info, uri_target};
+pub(crate) use crate::target::Dest;
+use crate::target::{is_loop, loop_hash, route_info, uri_hop, Hop};
 
 /// Methods this proxy answers itself or relays; listed in `Allow` of its OPTIONS answer.
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
@@ -45,7 +46,18 @@ pub struct Proxy {
     /// Own addresses.
     pub local: Local,
     /// Default route for initial requests.
-    pub next_hop: Option<SocketAddr>,
+    pub next_hop: Option<crate::config::NextHop>,
+    /// Resolves host names in destinations (`None`: the resolver could not start;
+    /// such destinations get 503).
+    pub names: Option<crate::names::Names>,
+    /// Transports the proxy can send over (RFC 3263 candidates are limited to them).
+    pub transports: Vec<sipcore::transport::TransportKind>,
+    /// The proxy and its endpoint, for work that finishes off the handler's thread
+    /// (a name resolved by the resolver thread); set by [`attach`](Self::attach).
+    pub(crate) runtime: std::sync::OnceLock<(
+        std::sync::Weak<Proxy>,
+        std::sync::Weak<sipcore::endpoint::Endpoint>,
+    )>,
     /// Per-request contexts.
     pub calls: Calls,
     /// Class-4 prefix routes.
@@ -68,25 +80,6 @@ pub struct Proxy {
     pub retry_after: u32,
     /// Parallel branches one request may fork into.
     pub max_branches: usize,
-}
-
-/// Where one branch goes.
-#[derive(Debug, Clone)]
-pub(crate) struct Dest {
-    pub target: Target,
-    pub request_uri: Option<String>,
-    pub gateway: Option<usize>,
-}
-
-impl Dest {
-    /// To `target` with the Request-URI unchanged.
-    pub(crate) fn plain(target: Target) -> Dest {
-        Dest {
-            target,
-            request_uri: None,
-            gateway: None,
-        }
-    }
 }
 
 /// What to do with a request.
@@ -113,6 +106,18 @@ impl Proxy {
         Proxy {
             local: Local::new(interfaces, &cfg.server.domains),
             next_hop: cfg.next_hop(),
+            names: crate::names::Names::start(&cfg.dns)
+                .map_err(|e| tracing::warn!(error = %e, "no DNS resolver: host names in destinations will get 503"))
+                .ok(),
+            transports: {
+                let mut t: Vec<_> = interfaces.iter().map(|(k, _)| *k).collect();
+                t.dedup();
+                if !t.contains(&sipcore::transport::TransportKind::Tls) && cfg.tls.ca_file.is_some() {
+                    t.push(sipcore::transport::TransportKind::Tls);
+                }
+                t
+            },
+            runtime: std::sync::OnceLock::new(),
             calls: Calls::default(),
             routes: Routes::new(&cfg.routes),
             acl: Acl::new(&cfg.acl),
@@ -174,20 +179,21 @@ impl Proxy {
                 return;
             }
         };
-        let target = if let Some(n) = &info.next {
-            n.target
+        let hop = if let Some(n) = &info.next {
+            n.target.clone()
         } else if let Some(fix) = &info.strict_from {
-            Uri::parse(fix.uri.as_bytes())
-                .ok()
-                .as_ref()
-                .and_then(uri_target)
+            uri_hop(fix.uri.as_bytes())
         } else {
             match ack.uri() {
-                Ok(Uri::Sip(s)) if !self.local.is_me(&s) => crate::target::sip_target(&s),
+                Ok(Uri::Sip(s)) if !self.local.is_me(&s) => uri_hop(ack.uri_bytes()),
                 _ => None,
             }
         };
-        let Some(target) = target else { return };
+        let target = match hop {
+            Some(Hop::Addr(t)) => t,
+            Some(Hop::Name(uri)) => return self.forward_ack_to_name(ctx, ack, &uri),
+            None => return,
+        };
         let edits = BranchEdits {
             strip_identity: true,
             ..Default::default()
@@ -381,11 +387,11 @@ impl Handler for Proxy {
         if let Some((number, gws)) = gateways {
             c.number = number;
             c.failover = gws;
-            if !self.next_gateway(ctx, &call_ref, &mut c) {
+            if !self.fail_over(ctx, &call_ref, &mut c) {
                 last_error = StatusCode::SERVICE_UNAVAILABLE;
             }
         }
-        if c.branches.is_empty() {
+        if c.branches.is_empty() && c.resolving == 0 {
             c.answered = true;
             drop(c);
             let refusal =
@@ -428,7 +434,7 @@ impl Handler for Proxy {
         self.cancel_pending(ctx, &c);
         // A branch without a provisional response cannot be cancelled yet (§9.1): the
         // caller gets its 487 now rather than after Timer B.
-        if c.pending().any(|b| !b.provisional) || c.pending().next().is_none() {
+        if c.pending().any(|b| !b.provisional) || c.idle() {
             c.offer(Candidate {
                 status: 487,
                 response: None,

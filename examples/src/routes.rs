@@ -9,12 +9,13 @@ use parking_lot::Mutex;
 use sipcore::transport::{Target, TransportKind};
 
 use crate::config::RoutesConfig;
+use crate::target::Hop;
 
 /// One gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gateway {
     /// Where and over what.
-    pub target: Target,
+    pub target: Hop,
     /// Lower first.
     pub priority: u32,
     /// Higher first among equal priorities.
@@ -41,10 +42,16 @@ impl Routes {
                 .gateways
                 .iter()
                 .filter_map(|g| {
-                    let addr: SocketAddr = g.address.parse().ok()?;
-                    let kind = TransportKind::from_token(&g.transport)?;
+                    let target = match &g.uri {
+                        Some(u) => crate::target::uri_hop(u.as_bytes())?,
+                        None => {
+                            let addr: SocketAddr = g.address.parse().ok()?;
+                            let kind = TransportKind::from_token(&g.transport)?;
+                            Hop::Addr(Target::new(kind, addr))
+                        }
+                    };
                     Some(Gateway {
-                        target: Target::new(kind, addr),
+                        target,
                         priority: g.priority,
                         weight: g.weight,
                     })
@@ -98,6 +105,25 @@ impl Routes {
         tracing::info!(%target, secs = self.blacklist_for.as_secs(), "gateway blacklisted");
     }
 
+    /// Skips `target` for `secs` (a 503's Retry-After), bounded by an hour; the table
+    /// holds at most 10,000 destinations (further ones are not listed).
+    pub fn blacklist_for(&self, target: Target, now: Instant, secs: u32) {
+        let secs = u64::from(secs).min(3600);
+        let mut b = self.blacklist.lock();
+        if b.len() >= 10_000 {
+            b.retain(|_, until| *until > now);
+            if b.len() >= 10_000 {
+                return;
+            }
+        }
+        let until = now + Duration::from_secs(secs);
+        let e = b.entry(target).or_insert(until);
+        if *e < until {
+            *e = until;
+        }
+        tracing::info!(%target, secs, "destination blocklisted (Retry-After)");
+    }
+
     /// Whether `target` failed recently.
     pub fn is_blacklisted(&self, target: &Target, now: Instant) -> bool {
         let mut b = self.blacklist.lock();
@@ -137,9 +163,18 @@ gateways = [{ address = "127.0.0.1:3", priority = 2 }, { address = "127.0.0.1:2"
         .unwrap();
         let r = Routes::new(&cfg.routes);
         let g = r.lookup("+493012345").unwrap();
-        assert_eq!(g[0].target, Target::tcp("127.0.0.1:2".parse().unwrap()));
-        assert_eq!(g[1].target.addr.port(), 3);
-        assert_eq!(r.lookup("+4940").unwrap()[0].target.addr.port(), 1);
+        assert_eq!(
+            g[0].target,
+            Hop::Addr(Target::tcp("127.0.0.1:2".parse().unwrap()))
+        );
+        assert_eq!(
+            g[1].target,
+            Hop::Addr(Target::udp("127.0.0.1:3".parse().unwrap()))
+        );
+        assert_eq!(
+            r.lookup("+4940").unwrap()[0].target,
+            Hop::Addr(Target::udp("127.0.0.1:1".parse().unwrap()))
+        );
         assert!(r.lookup("+33").is_none());
     }
 

@@ -216,6 +216,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         )));
     }
     let endpoint = Arc::new(builder.start(handler).map_err(StartError::Endpoint)?);
+    proxy.attach(&endpoint);
     let metrics_addr = match cfg
         .metrics
         .listen
@@ -238,6 +239,9 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
                     .unwrap_or_default();
                 if let Some(t) = &tl {
                     extra.push_str(&metrics::tls_text(&t.stats()));
+                }
+                if let Some(n) = &px.names {
+                    extra.push_str(&metrics::dns_text(n));
                 }
                 metrics::render(&px.metrics, &ep, g, &extra)
             });

@@ -33,11 +33,74 @@ pub struct StrictFix {
     pub delete: Span,
 }
 
+/// Where a branch goes: an address, or a SIP URI whose host name RFC 3263 resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hop {
+    /// A transport and address (a numeric URI, `IP:PORT` in the configuration).
+    Addr(Target),
+    /// A SIP or SIPS URI with a host name, resolved before the branch starts.
+    Name(String),
+}
+
+impl std::fmt::Display for Hop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hop::Addr(t) => write!(f, "{t}"),
+            Hop::Name(u) => f.write_str(u),
+        }
+    }
+}
+
+/// The hop a URI names: its address when numeric, the URI itself to resolve when its
+/// host is a name; `None` for other schemes.
+pub fn uri_hop(uri_text: &[u8]) -> Option<Hop> {
+    match Uri::parse(uri_text).ok()? {
+        Uri::Sip(s) => match sip_target(&s) {
+            Some(t) => Some(Hop::Addr(t)),
+            None if s.host().ip().is_none() && !s.host().as_str().is_empty() => {
+                Some(Hop::Name(std::str::from_utf8(uri_text).ok()?.to_string()))
+            }
+            None => None,
+        },
+        _ => None,
+    }
+}
+
+/// Where one branch goes.
+#[derive(Debug, Clone)]
+pub struct Dest {
+    /// Where.
+    pub target: Hop,
+    /// The Request-URI to set (a registered contact, a gateway's).
+    pub request_uri: Option<String>,
+    /// The gateway's position in the failover list (Class-4 routes).
+    pub gateway: Option<usize>,
+    /// A failure puts its address on the blocklist (gateways, next hop, DNS candidates).
+    pub listed: bool,
+}
+
+impl Dest {
+    /// To `target` with the Request-URI unchanged.
+    pub fn plain(target: Target) -> Dest {
+        Dest::to(Hop::Addr(target))
+    }
+
+    /// To `hop` with the Request-URI unchanged.
+    pub fn to(target: Hop) -> Dest {
+        Dest {
+            target,
+            request_uri: None,
+            gateway: None,
+            listed: false,
+        }
+    }
+}
+
 /// The next hop from a Route value.
 #[derive(Debug, Clone)]
 pub struct NextRoute {
     /// Where to send.
-    pub target: Option<Target>,
+    pub target: Option<Hop>,
     /// The route URI has no `lr`: the next hop is a strict router (§16.6 step 6).
     pub strict: bool,
     /// The route URI (for the strict case: it becomes the Request-URI).
@@ -82,7 +145,7 @@ pub fn route_info(req: &Request, local: &Local) -> Result<RouteInfo, RouteError>
             let parsed = Uri::parse(r.uri_bytes()).ok();
             let strict = !matches!(parsed, Some(Uri::Sip(s)) if s.lr());
             info.next = Some(NextRoute {
-                target: parsed.as_ref().and_then(uri_target),
+                target: uri_hop(r.uri_bytes()),
                 strict,
                 uri: uri.to_string(),
             });
@@ -132,8 +195,8 @@ fn last_route(req: &Request) -> Option<StrictFix> {
     Some(StrictFix { uri, delete })
 }
 
-/// The address and transport a URI names, when its host is an IP address (no DNS:
-/// RFC 3263 resolution is out of scope for this example).
+/// The address and transport a URI names, when its host is an IP address (names go
+/// through [`uri_hop`] and RFC 3263 resolution).
 pub fn uri_target(uri: &Uri<'_>) -> Option<Target> {
     match uri {
         Uri::Sip(s) => sip_target(s),
@@ -270,8 +333,13 @@ mod tests {
         assert!(!n.strict);
         assert_eq!(
             n.target,
-            Some(Target::udp("10.0.0.5:5080".parse().unwrap()))
+            Some(Hop::Addr(Target::udp("10.0.0.5:5080".parse().unwrap())))
         );
+        assert_eq!(
+            uri_hop(b"sip:gw.carrier.example;transport=tcp;lr"),
+            Some(Hop::Name("sip:gw.carrier.example;transport=tcp;lr".into()))
+        );
+        assert_eq!(uri_hop(b"tel:+4930"), None);
     }
 
     #[test]

@@ -4,11 +4,7 @@
 #![cfg(feature = "hickory")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -19,12 +15,16 @@ use sipcore::dns::{
 };
 use sipcore::transport::TransportKind::{self, Tls, Udp};
 use sipcore::uri::SipUri;
-
-const DNSMASQ: &str = "/usr/sbin/dnsmasq";
+use sipcore_testkit::Dnsmasq;
 
 /// The zone's negative TTL (`--auth-ttl` below); the resolver's default without an SOA
 /// is 30 s, so an answer with this TTL took it from the SOA.
 const NEGATIVE_TTL: Duration = Duration::from_secs(240);
+
+/// The test zone as owned options.
+fn zone_args() -> Vec<String> {
+    ZONE.iter().map(|s| s.to_string()).collect()
+}
 
 /// The test zone, as dnsmasq options.
 const ZONE: &[&str] = &[
@@ -49,102 +49,6 @@ const ZONE: &[&str] = &[
     "--host-record=gw2.sip.test,127.0.0.12",
 ];
 
-/// A dnsmasq serving [`ZONE`] on 127.0.0.1, killed on drop.
-struct Dnsmasq {
-    child: Child,
-    addr: SocketAddr,
-    log: mpsc::Receiver<String>,
-}
-
-impl Dnsmasq {
-    /// Starts dnsmasq on a random port, another one if that is taken (dnsmasq binds it
-    /// itself, so there is no find-then-rebind race), and returns once it has bound
-    /// its sockets (it logs "started" after binding; before binding it exits).
-    fn start() -> Dnsmasq {
-        Dnsmasq::start_on(std::iter::repeat_with(|| {
-            20_000 + (random() % 40_000) as u16
-        }))
-        .0
-    }
-
-    /// Starts dnsmasq on the first of `ports` it can bind; also returns how many were
-    /// taken.
-    fn start_on(mut ports: impl Iterator<Item = u16>) -> (Dnsmasq, usize) {
-        assert!(
-            std::path::Path::new(DNSMASQ).exists(),
-            "{DNSMASQ} is required (Debian package dnsmasq-base; scripts/test.sh installs it)"
-        );
-        let mut collisions = 0;
-        loop {
-            let port = ports.next().expect("a port to try");
-            let mut child = Command::new(DNSMASQ)
-                .args([
-                    "--no-daemon",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--conf-file=/dev/null",
-                    "--listen-address=127.0.0.1",
-                    "--bind-interfaces",
-                    "--log-facility=-",
-                    &format!("--port={port}"),
-                ])
-                .args(ZONE)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn dnsmasq");
-            let stderr = child.stderr.take().unwrap();
-            let (tx, log) = mpsc::channel();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-            let mut seen = Vec::new();
-            // each line is an event; the channel closes when dnsmasq exits
-            while let Ok(line) = log.recv() {
-                let started = line.contains("started, version");
-                seen.push(line);
-                if started {
-                    let dns = Dnsmasq {
-                        child,
-                        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                        log,
-                    };
-                    return (dns, collisions);
-                }
-            }
-            let status = child.wait().unwrap();
-            let in_use = seen.iter().any(|l| l.contains("Address already in use"));
-            assert!(
-                in_use && collisions < 20,
-                "dnsmasq exited ({status}) without starting: {seen:#?}"
-            );
-            collisions += 1;
-        }
-    }
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for line in self.log.try_iter() {
-            eprintln!("dnsmasq: {line}");
-        }
-    }
-}
-
-fn random() -> u64 {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.finish()
-}
-
 fn resolver(servers: Vec<SocketAddr>, timeout: Duration) -> CachingResolver<HickoryResolver> {
     let upstream = HickoryResolver::start(HickoryConfig {
         servers: Servers::Explicit(servers),
@@ -158,7 +62,7 @@ fn resolver(servers: Vec<SocketAddr>, timeout: Duration) -> CachingResolver<Hick
 
 /// A started dnsmasq and a resolver for it, checked by one real query.
 fn zone() -> (Dnsmasq, CachingResolver<HickoryResolver>) {
-    let dns = Dnsmasq::start();
+    let dns = Dnsmasq::start(&zone_args());
     let res = resolver(vec![dns.addr], Duration::from_secs(5));
     let r = lookup(&res, Query::new("gw2.sip.test", RecordType::A));
     assert_eq!(
@@ -242,8 +146,8 @@ fn a_taken_port_is_retried_with_another() {
     // hold a port: dnsmasq cannot bind it and must move on to the next
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let others = std::iter::repeat_with(|| 20_000 + (random() % 40_000) as u16);
-    let (dns, collisions) = Dnsmasq::start_on(std::iter::once(port).chain(others));
+    let others = sipcore_testkit::random_ports();
+    let (dns, collisions) = Dnsmasq::start_on(&zone_args(), std::iter::once(port).chain(others));
     assert_eq!(collisions, 1);
     assert_ne!(dns.addr.port(), port);
     let res = resolver(vec![dns.addr], Duration::from_secs(5));

@@ -1,0 +1,189 @@
+//! Host names in destinations against a real DNS server (dnsmasq on loopback): a
+//! next hop and a gateway given by name resolve through SRV and A records, the first
+//! SRV target answering 503 + Retry-After is failed over and then skipped for its
+//! period, a relayed Request-URI with a name is resolved, NXDOMAIN and a server that
+//! never answers end in a final response.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::responder::{headers, UdpResponder};
+use sipcore_testkit::Dnsmasq;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn ok_or(status: &'static str, extra: &'static str) -> impl Fn(&str) -> String {
+    move |req: &str| {
+        let mut out = format!("SIP/2.0 {status}\r\n");
+        for v in headers(req, "Via") {
+            out += &format!("Via: {v}\r\n");
+        }
+        for name in ["From", "Call-ID", "CSeq"] {
+            for v in headers(req, name) {
+                out += &format!("{name}: {v}\r\n");
+            }
+        }
+        let to = headers(req, "To").first().copied().unwrap_or_default();
+        out += &format!("To: {to};tag=uas\r\n{extra}Content-Length: 0\r\n\r\n");
+        out
+    }
+}
+
+/// A responder answering every non-ACK request with `status`, reporting what it got.
+fn peer(status: &'static str, extra: &'static str) -> (UdpResponder, mpsc::Receiver<String>) {
+    let (tx, rx) = mpsc::channel();
+    let answer = ok_or(status, extra);
+    let r = UdpResponder::start(move |req, _| {
+        let _ = tx.send(req.to_string());
+        (!req.starts_with("ACK")).then(|| answer(req))
+    });
+    (r, rx)
+}
+
+fn zone(records: &[String]) -> Vec<String> {
+    let mut z = vec![
+        "--local=/carrier.test/".to_string(),
+        "--local-ttl=300".to_string(),
+    ];
+    z.extend(records.iter().cloned());
+    z
+}
+
+fn caller() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s
+}
+
+fn ask(s: &UdpSocket, proxy: SocketAddr, uri: &str, call: &str) -> String {
+    let me = s.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{call}\r\n\
+         From: <sip:alice@127.0.0.1>;tag=f{call}\r\nTo: <{uri}>\r\nCall-ID: {call}\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    s.send_to(msg.as_bytes(), proxy).unwrap();
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let (n, _) = s.recv_from(&mut buf).expect("an answer within the wait");
+        let r = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if !r.starts_with("SIP/2.0 1") {
+            return r;
+        }
+    }
+}
+
+fn proxy_with(dns: SocketAddr, extra: &str) -> sipcore_examples::server::Running {
+    common::proxy(&format!(
+        "[server]\nlisten = [\"udp:127.0.0.1:0\"]\n{extra}\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
+         [dns]\nservers = [\"{dns}\"]\ntimeout_ms = 1000\n"
+    ))
+}
+
+#[test]
+fn a_next_hop_by_name_fails_over_along_its_srv_records_and_skips_a_503_for_its_retry_after() {
+    let (busy, busy_rx) = peer("503 Service Unavailable", "Retry-After: 120\r\n");
+    let (live, live_rx) = peer("200 OK", "");
+    let dns = Dnsmasq::start(&zone(&[
+        format!(
+            "--srv-host=_sip._udp.carrier.test,busy.carrier.test,{},10,0",
+            busy.addr.port()
+        ),
+        format!(
+            "--srv-host=_sip._udp.carrier.test,live.carrier.test,{},20,0",
+            live.addr.port()
+        ),
+        "--host-record=busy.carrier.test,127.0.0.1".into(),
+        "--host-record=live.carrier.test,127.0.0.1".into(),
+    ]));
+    let px = proxy_with(dns.addr, "next_hop = \"sip:carrier.test\"");
+    let p = px.udp[0];
+    let c = caller();
+    let started = Instant::now();
+    let r = ask(&c, p, &format!("sip:bob@{p}"), "first");
+    let first_call = started.elapsed();
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert!(
+        busy_rx.try_recv().is_ok(),
+        "the first SRV target was tried first"
+    );
+    assert!(live_rx.try_recv().is_ok(), "then the second");
+    // The 503's Retry-After keeps the busy target out: the next request goes straight
+    // to the live one.
+    let started = Instant::now();
+    let r = ask(&c, p, &format!("sip:bob@{p}"), "second");
+    let second_call = started.elapsed();
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert!(live_rx.try_recv().is_ok());
+    assert!(
+        busy_rx.try_recv().is_err(),
+        "the busy target is blocklisted"
+    );
+    eprintln!("failover timings: first request {first_call:?}, second {second_call:?}");
+    let names = px.proxy.names.as_ref().unwrap();
+    assert!(
+        names.resolver_stats().cache.hits > 0,
+        "the second resolution came from the cache"
+    );
+}
+
+#[test]
+fn a_gateway_by_uri_and_a_relayed_name_resolve() {
+    let (gw, gw_rx) = peer("200 OK", "");
+    let (far, far_rx) = peer("200 OK", "");
+    let dns = Dnsmasq::start(&zone(&[
+        format!(
+            "--srv-host=_sip._udp.gw.carrier.test,gw1.carrier.test,{},10,0",
+            gw.addr.port()
+        ),
+        "--host-record=gw1.carrier.test,127.0.0.1".into(),
+        "--host-record=far.carrier.test,127.0.0.1".into(),
+    ]));
+    let px = proxy_with(
+        dns.addr,
+        "[[routes.prefix]]\nprefix = \"+1\"\ngateways = [{ uri = \"sip:gw.carrier.test;transport=udp\" }]",
+    );
+    let p = px.udp[0];
+    let c = caller();
+    let r = ask(&c, p, &format!("sip:+15551234@{p}"), "gw");
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    let at_gw = gw_rx.recv_timeout(WAIT).unwrap();
+    assert!(
+        at_gw.starts_with("OPTIONS sip:+15551234@gw.carrier.test;transport=udp SIP/2.0"),
+        "{at_gw}"
+    );
+    // A trusted peer's request for another domain, by name with an explicit port.
+    let uri = format!("sip:bob@far.carrier.test:{}", far.addr.port());
+    let r = ask(&c, p, &uri, "relay");
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert!(far_rx
+        .recv_timeout(WAIT)
+        .unwrap()
+        .starts_with(&format!("OPTIONS {uri} ")));
+}
+
+#[test]
+fn names_that_do_not_resolve_get_a_final_answer() {
+    let dns = Dnsmasq::start(&zone(&[]));
+    let px = proxy_with(dns.addr, "next_hop = \"sip:nowhere.carrier.test\"");
+    let p = px.udp[0];
+    let c = caller();
+    let r = ask(&c, p, &format!("sip:bob@{p}"), "nx");
+    assert!(r.starts_with("SIP/2.0 503"), "{r}");
+    // A DNS server that never answers: bounded by the resolver's timeout.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let px = proxy_with(
+        silent.local_addr().unwrap(),
+        "next_hop = \"sip:carrier.test\"",
+    );
+    let p = px.udp[0];
+    let started = Instant::now();
+    let r = ask(&c, p, &format!("sip:bob@{p}"), "silent");
+    assert!(r.starts_with("SIP/2.0 503"), "{r}");
+    eprintln!("silent DNS server: answered after {:?}", started.elapsed());
+}
