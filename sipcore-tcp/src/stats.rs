@@ -112,6 +112,9 @@ stats! {
     worker_owned,
     /// RFC 5923 aliases registered.
     aliases,
+    /// RFC 5923 aliases refused: claimed over plain TCP, or over a layer whose peer was
+    /// not verified for the claimed address.
+    aliases_refused,
     /// Stream-layer (TLS) handshakes completed.
     handshakes,
     /// Failure: a stream-layer (TLS) handshake failed (bad or untrusted certificate, a
