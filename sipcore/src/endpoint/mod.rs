@@ -45,6 +45,7 @@
 
 mod counters;
 mod handler;
+mod received;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -243,7 +244,7 @@ impl Shared {
             return;
         }
         let message = match parse_datagram(r.data.clone()) {
-            Ok(m) => with_received(m, r.source),
+            Ok(m) => received::with_received(m, r.source),
             Err(e) => return self.answer_bad(&r, e),
         };
         let is_request = message.is_request();
@@ -304,58 +305,6 @@ impl Shared {
             Ok(_) => self.on_received(now, r, out),
             Err(_) => Counters::inc(&self.counters.queue_full_dropped),
         }
-    }
-}
-
-/// RFC 3261 §18.2.1 / RFC 3581 §4: the server transport notes in the top Via of a
-/// request where it really came from (`received`, and the empty `rport` filled in), so
-/// responses and the next hops see it. Most requests need nothing (the sent-by is the
-/// source address) and pass untouched; the others are copied once with the parameters
-/// spliced in.
-fn with_received(message: Message, source: Target) -> Message {
-    let Message::Request(req) = &message else {
-        return message;
-    };
-    let Some((offset, value)) = req.values(crate::message::HeaderId::Via).next() else {
-        return message;
-    };
-    let Ok(via) = crate::message::Via::parse(value) else {
-        return message;
-    };
-    let Some(add) = routing::via_additions(&via, source.addr) else {
-        return message;
-    };
-    let value_end = offset + value.len();
-    // Where the empty `rport` ends, from the parameter's position in the value.
-    let rport_end = via.params.get("rport").map(|p| {
-        offset + (p.name.as_ptr() as usize).saturating_sub(value.as_ptr() as usize) + p.name.len()
-    });
-    let rport = add.rport.map(|p| format!("={p}")).unwrap_or_default();
-    let received = add
-        .received
-        .map(|ip| format!(";received={ip}"))
-        .unwrap_or_default();
-    // One insert per position: an `rport` that ends the value takes `received` with it.
-    let (first, second) = match rport_end {
-        Some(at) if at != value_end && !rport.is_empty() => ((at, rport), (value_end, received)),
-        _ => (
-            (value_end, format!("{rport}{received}")),
-            (value_end, String::new()),
-        ),
-    };
-    let edited = {
-        let mut edits = crate::edit::Edits::for_request(req);
-        let mut ok = true;
-        for (at, text) in [&first, &second] {
-            if !text.is_empty() {
-                ok &= edits.insert(*at, text.as_bytes()).is_ok();
-            }
-        }
-        ok.then(|| edits.apply().ok()).flatten()
-    };
-    match edited.map(parse_datagram) {
-        Some(Ok(m)) => m,
-        _ => message,
     }
 }
 
