@@ -45,6 +45,9 @@
 //!   (never over plain TCP). A send by address alone never takes a connection a layer
 //!   opened for a server name. [`TcpTransport::send_response`] falls back to the Via
 //!   address per RFC 3261 §18.2.2.
+//! - **Panics**: a `MessageSink` or `TransportEvents` callback that panics loses that
+//!   one message or report (counted in `callback_panics`); a panic in the manager's own
+//!   threads aborts the process ([`sipcore::runtime`] has the policy and the reasons).
 //! - **Keep-alive**: a double-CRLF ping is answered with a CRLF (RFC 5626 §3.5.1);
 //!   optional pings on connections this side opened, with a pong timeout.
 //!

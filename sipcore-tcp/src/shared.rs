@@ -724,8 +724,12 @@ impl Shared {
             for addr in targets() {
                 if let Some(err) = why.error(self.kind, addr) {
                     Counters::inc(&self.stats.reported);
-                    self.events
-                        .on_transport_error(Target::new(self.kind, addr), err);
+                    let target = Target::new(self.kind, addr);
+                    if sipcore::runtime::catch(|| self.events.on_transport_error(target, err))
+                        .is_none()
+                    {
+                        Counters::inc(&self.stats.callback_panics);
+                    }
                 }
             }
         }

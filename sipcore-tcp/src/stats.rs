@@ -124,6 +124,11 @@ stats! {
     handshake_timeouts,
     /// Failure: the stream layer failed after its handshake.
     layer_errors,
+    /// Application callbacks (`MessageSink::on_received`,
+    /// `TransportEvents::on_transport_error`) that panicked: each lost its one message
+    /// or report, the thread went on. A panic in the manager's own code aborts the
+    /// process (`sipcore::runtime`).
+    callback_panics,
 }
 
 impl TcpStats {

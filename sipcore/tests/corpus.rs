@@ -854,12 +854,7 @@ fn dblreq_on_a_stream_is_two_messages() {
 /// until the first message the framer must refuse.
 #[test]
 fn corpus_back_to_back_on_a_stream() {
-    let files = [
-        "sipp-invite.sip",
-        "wsinv.sip",
-        "mpart01.sip",
-        "bcast.sip",
-    ];
+    let files = ["sipp-invite.sip", "wsinv.sip", "mpart01.sip", "bcast.sip"];
     let mut all = Vec::new();
     for f in files {
         all.extend_from_slice(&load(f));

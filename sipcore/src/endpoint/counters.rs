@@ -52,6 +52,9 @@ counters! {
     send_errors,
     /// Requests moved from UDP to TCP by the size rule.
     moved_to_tcp,
+    /// Handler calls that panicked: each lost its one event, the thread went on
+    /// ([`runtime`](crate::runtime)).
+    handler_panics,
 }
 
 impl Counters {

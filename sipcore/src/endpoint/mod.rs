@@ -12,7 +12,9 @@
 //! (400 with the parser's reason, 505, 513) when a response can be built, hands the
 //! message to the transaction layer (which absorbs retransmissions), refuses new
 //! requests with 503 + Retry-After when the transaction limit is reached, and calls the
-//! handler for whatever the layer reports. Everything is counted ([`Counters`]).
+//! handler for whatever the layer reports. Everything is counted ([`Counters`]). A
+//! handler call that panics loses its one event and is counted (`handler_panics`); a
+//! panic in the endpoint's own threads aborts the process ([`runtime`](crate::runtime)).
 //!
 //! # Example
 //!
@@ -196,6 +198,9 @@ impl Shared {
         }
     }
 
+    /// Hands one event to the handler. A handler that panics loses that event only:
+    /// the panic is caught, counted (`handler_panics`) and the thread goes on
+    /// ([`runtime`](crate::runtime) has the policy).
     fn dispatch(&self, now: Instant, event: Event, out: &mut Outputs) {
         let h = &*self.handler;
         let mut ctx = Context {
@@ -203,35 +208,8 @@ impl Shared {
             now,
             out,
         };
-        match event {
-            Event::Request {
-                id,
-                request,
-                source,
-                merged,
-            } => h.on_request(&mut ctx, id, request, source, merged),
-            Event::Cancel {
-                id,
-                request,
-                source,
-                invite,
-            } => h.on_cancel(&mut ctx, id, request, source, invite),
-            Event::Ack {
-                request,
-                source,
-                transaction,
-            } => h.on_ack(&mut ctx, request, source, transaction),
-            Event::Response {
-                id,
-                response,
-                source,
-            } => h.on_response(&mut ctx, id, response, source),
-            Event::StrayResponse { response, source } => {
-                h.on_stray_response(&mut ctx, response, source)
-            }
-            Event::Timeout { id, timer } => h.on_timeout(&mut ctx, id, timer),
-            Event::TransportError { id, error } => h.on_transport_error(&mut ctx, id, error),
-            Event::Terminated { id } => h.on_terminated(&mut ctx, id),
+        if crate::runtime::catch(|| call(h, &mut ctx, event)).is_none() {
+            Counters::inc(&self.counters.handler_panics);
         }
     }
 
@@ -305,6 +283,38 @@ impl Shared {
             Ok(_) => self.on_received(now, r, out),
             Err(_) => Counters::inc(&self.counters.queue_full_dropped),
         }
+    }
+}
+
+/// The handler method for `event`.
+fn call(h: &dyn Handler, ctx: &mut Context<'_>, event: Event) {
+    match event {
+        Event::Request {
+            id,
+            request,
+            source,
+            merged,
+        } => h.on_request(ctx, id, request, source, merged),
+        Event::Cancel {
+            id,
+            request,
+            source,
+            invite,
+        } => h.on_cancel(ctx, id, request, source, invite),
+        Event::Ack {
+            request,
+            source,
+            transaction,
+        } => h.on_ack(ctx, request, source, transaction),
+        Event::Response {
+            id,
+            response,
+            source,
+        } => h.on_response(ctx, id, response, source),
+        Event::StrayResponse { response, source } => h.on_stray_response(ctx, response, source),
+        Event::Timeout { id, timer } => h.on_timeout(ctx, id, timer),
+        Event::TransportError { id, error } => h.on_transport_error(ctx, id, error),
+        Event::Terminated { id } => h.on_terminated(ctx, id),
     }
 }
 
@@ -503,11 +513,9 @@ impl EndpointBuilder {
         }
         let timer = if config.timer_thread {
             let s = shared.clone();
-            Some(
-                std::thread::Builder::new()
-                    .name("sip-timer".into())
-                    .spawn(move || timer_loop(&s))?,
-            )
+            Some(crate::runtime::spawn("sip-timer".into(), move || {
+                timer_loop(&s)
+            })?)
         } else {
             None
         };
