@@ -25,7 +25,7 @@ const CHUNK: usize = 1_000;
 
 fn config() -> Config {
     Config {
-        rng_seed: 1,
+        rng_seed: Some(1),
         trying_delay: None,
         max_transactions: 2 * N,
         ..Config::default()

@@ -74,8 +74,14 @@ pub struct TcpConfig {
     /// How long to wait for the pong after a ping before failing the connection.
     /// Default 10 s (RFC 5626 §4.4.1 suggests 10 s).
     pub keepalive_timeout: Duration,
-    /// Register the connection under the top Via's sent-by when a request carries the RFC
-    /// 5923 `alias` parameter, so requests to that address reuse it. Default on.
+    /// Honour RFC 5923 connection aliases: register an accepted connection under the top
+    /// Via's sent-by when a request carries the `alias` parameter, so requests to that
+    /// address reuse it. Default off. Even when on, an alias is honoured only over a
+    /// stream layer that vouches for it ([`StreamLayer::peer_verified_for`]: TLS with
+    /// the peer's certificate verified for the claimed address, RFC 5923 §5); over plain
+    /// TCP anyone could claim any address and receive its requests, so it never is.
+    ///
+    /// [`StreamLayer::peer_verified_for`]: crate::StreamLayer::peer_verified_for
     pub use_alias: bool,
     /// Set `TCP_NODELAY` (SIP messages are small and latency matters). Default on.
     pub nodelay: bool,
@@ -115,7 +121,7 @@ impl Default for TcpConfig {
             blacklist_max: 65_536,
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(10),
-            use_alias: true,
+            use_alias: false,
             nodelay: true,
             send_buffer: None,
             read_chunk: 16 * 1024,

@@ -21,7 +21,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 use sipcore::transport::{ConnectionFailure, TransportKind};
@@ -138,6 +138,14 @@ pub trait StreamLayer: Send + fmt::Debug + 'static {
     /// Appends wire bytes that end the session cleanly (a TLS `close_notify`); sent
     /// best-effort before a silent close (idle, shutdown). Default: none.
     fn close(&mut self, _out: &mut Vec<u8>) {}
+
+    /// Whether the peer proved it owns `ip`: its certificate was verified against trust
+    /// roots and names the address. Only then does the manager honour an RFC 5923
+    /// `alias` the peer claims for it. Default: `false` (never).
+    fn peer_verified_for(&self, ip: IpAddr) -> bool {
+        let _ = ip;
+        false
+    }
 
     /// The layer as `Any`, so its owner can reach its own type
     /// ([`TcpTransport::with_layer`](crate::TcpTransport::with_layer)).

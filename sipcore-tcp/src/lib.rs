@@ -37,9 +37,17 @@
 //!   there (a 503 for the transaction user, not a 408 half a minute later). A send to a
 //!   blacklisted destination fails fast with `SendError::Blacklisted`.
 //! - **Reuse**: a send to an address uses the connection to or from that address (so a
-//!   response goes back on the connection its request came on), or the one registered
-//!   under an RFC 5923 `alias`; [`TcpTransport::send_response`] falls back to the Via
+//!   response goes back on the connection its request came on): an accepted connection
+//!   only for its peer's real source address, never for an address its peer merely
+//!   claims. RFC 5923 `alias` claims are off by default
+//!   ([`TcpConfig::use_alias`](crate::TcpConfig::use_alias)) and, when on, honoured
+//!   only over a layer that verified the peer's certificate for the claimed address
+//!   (never over plain TCP). A send by address alone never takes a connection a layer
+//!   opened for a server name. [`TcpTransport::send_response`] falls back to the Via
 //!   address per RFC 3261 §18.2.2.
+//! - **Panics**: a `MessageSink` or `TransportEvents` callback that panics loses that
+//!   one message or report (counted in `callback_panics`); a panic in the manager's own
+//!   threads aborts the process ([`sipcore::runtime`] has the policy and the reasons).
 //! - **Keep-alive**: a double-CRLF ping is answered with a CRLF (RFC 5626 §3.5.1);
 //!   optional pings on connections this side opened, with a pong timeout.
 //!
@@ -120,6 +128,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod alias;
 mod clock;
 mod config;
 mod conn;

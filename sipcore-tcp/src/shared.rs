@@ -26,9 +26,6 @@ use crate::stats::Counters;
 use crate::supervisor::Command;
 use crate::table::{Blacklist, Table};
 
-/// Most RFC 5923 aliases one connection is indexed under.
-const MAX_ALIASES: usize = 4;
-
 /// A double-CRLF keep-alive ping.
 pub(crate) const PING: &[u8] = b"\r\n\r\n";
 /// The single-CRLF pong.
@@ -139,7 +136,8 @@ impl Shared {
 
     /// Sends `data` to `addr`: on the existing connection (inbound or outbound; for a
     /// layered transport and a server `name`, the one opened for that name), else on a new
-    /// one.
+    /// one. Without a name, a connection opened for a server name is never used: its
+    /// certificate was checked for that name, not for the address ([`by_address`]).
     pub(crate) fn send(
         &self,
         addr: SocketAddr,
@@ -154,7 +152,7 @@ impl Shared {
         for _ in 0..3 {
             let existing = match name {
                 Some(n) => self.table.get_named(&addr, n),
-                None => self.table.get(&addr),
+                None => self.table.get(&addr).filter(|c| by_address(c)),
             };
             let conn = match existing {
                 Some(c) => c,
@@ -521,7 +519,7 @@ impl Shared {
         };
         let (conn, created) = match name {
             Some(n) => self.table.get_or_try_insert_named(addr, n, make)?,
-            None => self.table.get_or_try_insert(addr, make)?,
+            None => self.table.get_or_try_insert(addr, by_address, make)?,
         };
         if created {
             self.command(Command::Register(conn.clone()));
@@ -726,8 +724,12 @@ impl Shared {
             for addr in targets() {
                 if let Some(err) = why.error(self.kind, addr) {
                     Counters::inc(&self.stats.reported);
-                    self.events
-                        .on_transport_error(Target::new(self.kind, addr), err);
+                    let target = Target::new(self.kind, addr);
+                    if sipcore::runtime::catch(|| self.events.on_transport_error(target, err))
+                        .is_none()
+                    {
+                        Counters::inc(&self.stats.callback_panics);
+                    }
                 }
             }
         }
@@ -751,31 +753,12 @@ impl Shared {
             }
         }
     }
+}
 
-    /// Indexes `conn` under `alias` too (RFC 5923), unless that address has a connection.
-    pub(crate) fn add_alias(&self, conn: &Arc<Conn>, alias: SocketAddr) {
-        if alias == conn.peer {
-            return;
-        }
-        {
-            let w = conn.write.lock();
-            if w.phase == Phase::Closed
-                || w.aliases.len() >= MAX_ALIASES
-                || w.aliases.contains(&alias)
-            {
-                return;
-            }
-        }
-        if !self.table.insert_if_absent(alias, conn) {
-            return;
-        }
-        let mut w = conn.write.lock();
-        if w.phase == Phase::Closed || w.aliases.len() >= MAX_ALIASES {
-            drop(w);
-            self.table.remove(&alias, conn);
-            return;
-        }
-        w.aliases.push(alias);
-        Counters::inc(&self.stats.aliases);
-    }
+/// Whether a send by address alone may use `conn`, found under that address: a
+/// connection accepted from it (the address is its real source), one opened by address
+/// (a layer checked the certificate for the address), or an alias a layer vouched for
+/// ([`Shared::add_alias`]); never one opened for a server name.
+fn by_address(conn: &Conn) -> bool {
+    conn.name.is_none()
 }

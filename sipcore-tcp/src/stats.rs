@@ -112,6 +112,9 @@ stats! {
     worker_owned,
     /// RFC 5923 aliases registered.
     aliases,
+    /// RFC 5923 aliases refused: claimed over plain TCP, or over a layer whose peer was
+    /// not verified for the claimed address.
+    aliases_refused,
     /// Stream-layer (TLS) handshakes completed.
     handshakes,
     /// Failure: a stream-layer (TLS) handshake failed (bad or untrusted certificate, a
@@ -121,6 +124,11 @@ stats! {
     handshake_timeouts,
     /// Failure: the stream layer failed after its handshake.
     layer_errors,
+    /// Application callbacks (`MessageSink::on_received`,
+    /// `TransportEvents::on_transport_error`) that panicked: each lost its one message
+    /// or report, the thread went on. A panic in the manager's own code aborts the
+    /// process (`sipcore::runtime`).
+    callback_panics,
 }
 
 impl TcpStats {

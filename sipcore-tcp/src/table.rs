@@ -111,16 +111,23 @@ impl Table {
         self.shard(addr).lock().get(addr).cloned()
     }
 
-    /// The connection to `addr`, or a new one from `make` (called with the shard locked,
-    /// so two senders never open two connections to one address).
+    /// The connection to `addr` if `usable` accepts it, else a new one from `make`
+    /// (called with the shard locked, so two senders never open two connections to one
+    /// address), which takes the address's entry.
     pub(crate) fn get_or_try_insert<E>(
         &self,
         addr: SocketAddr,
+        usable: impl Fn(&Conn) -> bool,
         make: impl FnOnce() -> Result<Arc<Conn>, E>,
     ) -> Result<(Arc<Conn>, bool), E> {
         let mut shard = self.shard(&addr).lock();
         match shard.entry(addr) {
-            Entry::Occupied(e) => Ok((e.get().clone(), false)),
+            Entry::Occupied(e) if usable(e.get()) => Ok((e.get().clone(), false)),
+            Entry::Occupied(mut e) => {
+                let conn = make()?;
+                e.insert(conn.clone());
+                Ok((conn, true))
+            }
             Entry::Vacant(v) => {
                 let conn = make()?;
                 v.insert(conn.clone());

@@ -183,18 +183,16 @@ impl TcpTransport {
         }
         let mut threads = Vec::new();
         for (i, w) in worker_states.into_iter().enumerate() {
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("sip-{tag}-w{i}"))
-                    .spawn(move || w.run())?,
-            );
+            threads.push(sipcore::runtime::spawn(
+                format!("sip-{tag}-w{i}"),
+                move || w.run(),
+            )?);
         }
         let supervisor = Supervisor::new(shared.clone(), poll, commands_rx, links);
-        threads.push(
-            std::thread::Builder::new()
-                .name(format!("sip-{tag}-sup"))
-                .spawn(move || supervisor.run())?,
-        );
+        threads.push(sipcore::runtime::spawn(
+            format!("sip-{tag}-sup"),
+            move || supervisor.run(),
+        )?);
         let handle = Arc::new(Handle {
             shared: shared.clone(),
             threads: Mutex::new(threads),

@@ -444,9 +444,13 @@ fn deliver(shared: &Shared, conn: &Arc<Conn>, message: Message) {
             shared.add_alias(conn, alias);
         }
     }
-    shared.sink.on_received(Received {
+    let received = Received {
         data: message.bytes(),
         source: Target::new(shared.kind, conn.peer),
         local: conn.local,
-    });
+    };
+    // A sink that panics loses this message only (sipcore::runtime has the policy).
+    if sipcore::runtime::catch(|| shared.sink.on_received(received)).is_none() {
+        Counters::inc(&shared.stats.callback_panics);
+    }
 }

@@ -188,25 +188,48 @@ fn client_and_server_transports_reuse_one_connection() {
     assert!(client.tcp.has_connection(&server.local_addr()));
 }
 
+/// RFC 5923 over plain TCP: a peer claiming `;alias` for another address must not
+/// receive that address's requests, even with `use_alias` on (it is off by default).
 #[test]
-fn via_alias_lets_requests_reuse_the_inbound_connection() {
-    let server = start(config());
-    let mut c = TcpStream::connect(server.addr()).unwrap();
-    let advertised = "127.0.0.1:45999";
+fn a_tcp_alias_claim_is_never_honoured() {
+    assert!(!sipcore_tcp::TcpConfig::default().use_alias);
+    let mut cfg = config();
+    cfg.use_alias = true;
+    let server = start(cfg);
+    // The address the attacker claims, with a real listener behind it.
+    let victim = TcpListener::bind("127.0.0.9:0").unwrap();
+    let claimed = victim.local_addr().unwrap();
+    let mut attacker = TcpStream::connect(server.addr()).unwrap();
     let req = format!(
-        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/TCP {advertised};branch=z9hG4bKal;alias\r\nCall-ID: al\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
+        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/TCP {claimed};branch=z9hG4bKal;alias\r\nCall-ID: al\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"
     );
-    write(&mut c, req.as_bytes());
+    write(&mut attacker, req.as_bytes());
     server.recv();
-    let alias = advertised.parse().unwrap();
-    assert!(server.tcp.has_connection(&alias));
+    assert!(!server.tcp.has_connection(&claimed));
+    assert_eq!(server.tcp.stats().aliases, 0);
+    assert_eq!(server.tcp.stats().aliases_refused, 1);
+
+    // A request for the claimed address goes to the claimed address, on a new connection.
     server
         .tcp
-        .send(&Target::tcp(alias), request("via-alias", ""))
+        .send(&Target::tcp(claimed), request("for-victim", ""))
         .unwrap();
-    assert_eq!(call_id_of(&read_message(&mut c)).unwrap(), "via-alias");
-    assert_eq!(server.tcp.stats().connect_attempts, 0);
-    assert_eq!(server.tcp.stats().aliases, 1);
+    let (mut v, _) = victim.accept().unwrap();
+    assert_eq!(call_id_of(&read_message(&mut v)).unwrap(), "for-victim");
+    assert_eq!(server.tcp.stats().connect_attempts, 1);
+
+    // Positive control: the attacker's real source address still reuses its connection,
+    // and the first thing down it is that message, not the victim's.
+    let real = attacker.local_addr().unwrap();
+    server
+        .tcp
+        .send(&Target::tcp(real), request("for-attacker", ""))
+        .unwrap();
+    assert_eq!(
+        call_id_of(&read_message(&mut attacker)).unwrap(),
+        "for-attacker"
+    );
+    assert_eq!(server.tcp.stats().connect_attempts, 1);
 }
 
 #[test]

@@ -41,7 +41,12 @@
 //!   peer's identity available to the application ([`TlsTransport::peer_identity`],
 //!   [`PeerIdentity::is_valid_for`]) for trunk authentication.
 //! - **Reuse**: by peer address for responses and requests, by address and server name
-//!   for [`TlsTransport::send_to`]; CRLF keep-alives run inside TLS.
+//!   for [`TlsTransport::send_to`]; CRLF keep-alives run inside TLS. A send never takes a
+//!   connection whose certificate was not checked for its destination: by name, only the
+//!   connection opened for that name; by address, one accepted from that very address,
+//!   one opened by address, or an RFC 5923 alias, which is honoured (with
+//!   `TcpConfig::use_alias` on; off by default) only when the client's certificate was
+//!   verified against the client CA bundle and names the claimed IP address.
 //!
 //! ## What it is not
 //!
@@ -51,10 +56,11 @@
 //! `sipcore-tcp`.
 //!
 //! Limits worth knowing: the blacklist is by address, so a handshake that fails for one
-//! server name keeps every name at that address off for `blacklist_ttl`; a message sent
-//! by address only (a response, or [`Transport::send`](sipcore::transport::Transport::send))
-//! takes whichever connection is indexed under that address, which may be one opened for
-//! another server name at the same address.
+//! server name keeps every name at that address off for `blacklist_ttl`; a response
+//! goes back on the connection its request came on, whichever name it was opened for,
+//! while a request sent by address only
+//! ([`Transport::send`](sipcore::transport::Transport::send)) opens its own connection
+//! by address rather than reuse one opened for a server name at the same address.
 //!
 //! With the endpoint, register it like the TCP transport: start it with the builder's
 //! `sink()` and `transport_events()`, then `stream_transport(Arc::new(tls.clone()))`;

@@ -196,6 +196,14 @@ impl StreamLayer for TlsSession {
         self.drain(out);
     }
 
+    /// The peer's certificate chain was verified against trust roots (the client CA
+    /// bundle on a server) and its end-entity certificate names `ip`: what RFC 5923 §5
+    /// asks before an `alias` for `ip` is honoured.
+    fn peer_verified_for(&self, ip: std::net::IpAddr) -> bool {
+        self.identity()
+            .is_some_and(|id| id.is_valid_for(&ip.to_string()))
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

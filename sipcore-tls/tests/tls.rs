@@ -441,11 +441,25 @@ fn connections_are_reused_by_peer_and_server_name() {
         .unwrap();
     client.recv();
     assert_eq!(client.tls.stats().connect_attempts, 2);
-    // By address only: any connection to the address serves (no new handshake).
+    // By address only: never a connection opened for a server name (its certificate
+    // was checked for the name, not the address); one of its own, checked for the IP,
+    // which the next send by address reuses.
     let to = Target::new(TransportKind::Tls, addr);
-    client.tls.send(&to, request("by-addr", "")).unwrap();
+    for i in 0..2 {
+        client
+            .tls
+            .send(&to, request(&format!("by-addr{i}"), ""))
+            .unwrap();
+        client.recv();
+        assert_eq!(client.tls.stats().connect_attempts, 3);
+    }
+    // The named connections are still there for their names.
+    client
+        .tls
+        .send_to(addr, Some("a.example.com"), request("a-again", ""))
+        .unwrap();
     client.recv();
-    assert_eq!(client.tls.stats().connect_attempts, 2);
+    assert_eq!(client.tls.stats().connect_attempts, 3);
     // A fresh transport sending by address connects by IP: the certificate names it.
     let by_ip = start(client_config(&ca));
     by_ip.tls.send(&to, request("ip", "")).unwrap();
@@ -455,7 +469,7 @@ fn connections_are_reused_by_peer_and_server_name() {
         client.tls.send(&Target::tcp(addr), request("tcp", "")),
         Err(SendError::NoTransport(TransportKind::Tcp))
     );
-    assert_eq!(server.tls.stats().handshakes, 3);
+    assert_eq!(server.tls.stats().handshakes, 4);
 }
 
 #[test]

@@ -16,6 +16,8 @@
 //! - [`transaction`]: the sans-IO RFC 3261 §17 / RFC 6026 transaction layer: sharded
 //!   table, timer wheel, inputs with `now`, transmits and events out.
 //! - [`transport`]: transport addressing ([`transport::Target`]) shared by the layers.
+//! - [`runtime`]: the panic policy of the threaded runtime: a panicking handler loses
+//!   one message (caught and counted), a panic in a runtime thread aborts the process.
 //!
 //! Dependencies point down: a private syntax layer (spans, the header index, header
 //! ids, methods, the lexer, [`parse::ParseError`]) at the bottom, then [`uri`], then
@@ -61,6 +63,7 @@ pub mod message;
 mod mutate;
 pub mod parse;
 pub mod pool;
+pub mod runtime;
 mod syntax;
 pub mod transaction;
 pub mod transport;

@@ -337,23 +337,13 @@ corpus! {
         assert_eq!(m.header_by_name("UnknownHeaderWithUnusualValue"), Some(&b";;,,;;,;"[..]));
     });
 
-    /// 3.1.1.2 Wide range of valid characters: method, URI, display names, Call-ID.
-    intmeth: "intmeth.sip" => Accept(|m| {
-        const METHOD: &str = "!interesting-Method0123456789_*+`.%indeed'~";
-        assert_eq!(req(m).method(), Method::Extension(METHOD));
-        assert!(req(m).uri_bytes().starts_with(b"sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!"));
-        let c = m.cseq().unwrap();
-        assert_eq!((c.seq, c.method), (139122385, Method::Extension(METHOD)));
-        assert_eq!(display(&m.to().unwrap()), b"BEL:\x07 NUL:\x00 DEL:\x7f");
-        let from = m.from_().unwrap();
-        assert_eq!(from.display_name_raw(), Some(&b"token1~` token2'+_ token3*%!.-"[..]));
-        assert_eq!(from.tag(), Some("_token~1'+`*%!-."));
-        assert_eq!(from.param_str("fromParam''~+*_!.-%"), Some("\"работающий\""));
-        assert_eq!(m.call_id().unwrap(), "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
-        assert_eq!(m.max_forwards().unwrap(), Some(255));
-        assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK-.!%66*_+`'~"));
-        assert_eq!(m.header_by_name("extensionHeader-!.%*+_`'~"), Some("大停電".as_bytes()));
-    });
+    /// 3.1.1.2 Wide range of valid characters. RFC 3261's quoted-pair lets a display
+    /// name carry escaped control bytes (`\<BEL>`, `\<NUL>`, `\<DEL>` in the To), and
+    /// RFC 4475 calls the message valid; sipcore refuses every control byte in a header
+    /// line but HTAB (a deliberate deviation, issue 12): a raw NUL or ESC forwarded to a
+    /// next hop that handles C strings or terminals truncates or smuggles headers. The
+    /// error points at the BEL, and maps to 400.
+    intmeth: "intmeth.sip" => Reject(ParseErrorKind::ControlCharacter, 234);
 
     /// 3.1.1.3 Valid use of the % escaping mechanism: kept as received.
     esc01: "esc01.sip" => Accept(|m| {
@@ -864,13 +854,7 @@ fn dblreq_on_a_stream_is_two_messages() {
 /// until the first message the framer must refuse.
 #[test]
 fn corpus_back_to_back_on_a_stream() {
-    let files = [
-        "sipp-invite.sip",
-        "wsinv.sip",
-        "mpart01.sip",
-        "bcast.sip",
-        "intmeth.sip",
-    ];
+    let files = ["sipp-invite.sip", "wsinv.sip", "mpart01.sip", "bcast.sip"];
     let mut all = Vec::new();
     for f in files {
         all.extend_from_slice(&load(f));

@@ -348,3 +348,55 @@ fn rport_as_last_via_parameter_is_filled() {
     assert_eq!(via.rport(), Some(Some(me.port())));
     endpoint.shutdown();
 }
+
+/// A client-supplied `received` or `rport` value that is not the real source is
+/// overwritten, never trusted; values that are the truth stay as written.
+#[test]
+fn forged_received_and_rport_are_replaced() {
+    let pool = SharedSocketPool::bind(&udp_config(), 1).unwrap();
+    let to = pool.transport().local_addr();
+    let endpoint = Endpoint::builder(EndpointConfig::default())
+        .udp_pool(Box::new(pool))
+        .start(Arc::new(Recorder::default()))
+        .unwrap();
+    let c = client();
+    let me = c.local_addr().unwrap();
+    let port = me.port();
+    let cases = [
+        // Sent-by is the source, yet it claims another source.
+        (format!("{me};received=127.0.0.99;rport"), None),
+        (format!("{me};rport=1;received=127.0.0.99"), None),
+        // Behind NAT, with a forged received (another address, or the sent-by's).
+        ("10.9.9.9:5999;received=127.0.0.99;rport".to_string(), None),
+        (
+            "10.9.9.9:5999;rport=5999;received=10.9.9.9".to_string(),
+            None,
+        ),
+        // Positive control: the truth is kept byte for byte.
+        (
+            format!("10.9.9.9:5999;rport={port};received=127.0.0.1"),
+            Some(format!("10.9.9.9:5999;rport={port};received=127.0.0.1")),
+        ),
+    ];
+    for (i, (sent_by, kept)) in cases.iter().enumerate() {
+        let branch = format!("z9hG4bKforge{i}");
+        let req = String::from_utf8(options(&branch, me))
+            .unwrap()
+            .replace(&format!("UDP {me};"), &format!("UDP {sent_by};"));
+        c.send_to(req.as_bytes(), to).unwrap();
+        let mut buf = [0u8; 4096];
+        let (n, _) = c.recv_from(&mut buf).unwrap();
+        let m = Message::parse(bytes::Bytes::copy_from_slice(&buf[..n])).unwrap();
+        assert_eq!(m.as_response().unwrap().status().as_u16(), 200, "{sent_by}");
+        let via = m.top_via().unwrap();
+        assert_eq!(via.received(), Some("127.0.0.1"), "{sent_by}");
+        assert_eq!(via.rport(), Some(Some(port)), "{sent_by}");
+        assert_eq!(via.branch(), Some(branch.as_str()));
+        let raw = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(!raw.contains("127.0.0.99"), "{raw}");
+        if let Some(kept) = kept {
+            assert!(raw.contains(&format!("UDP {kept};branch")), "{raw}");
+        }
+    }
+    endpoint.shutdown();
+}

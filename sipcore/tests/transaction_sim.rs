@@ -39,7 +39,7 @@ impl Pair {
     fn new(seed: u64, kind: TransportKind) -> Pair {
         let start = epoch();
         let cfg = |s| Config {
-            rng_seed: s,
+            rng_seed: Some(s),
             shards: 4,
             ..Config::default()
         };

@@ -56,6 +56,9 @@ counters! {
     admission_503,
     /// Requests the admission policy dropped.
     admission_dropped,
+    /// Handler calls that panicked: each lost its one event, the thread went on
+    /// ([`runtime`](crate::runtime)).
+    handler_panics,
 }
 
 impl Counters {

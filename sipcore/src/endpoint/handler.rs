@@ -175,14 +175,20 @@ impl Context<'_> {
         self.shared.send(&target, data)
     }
 
-    /// A new globally unique branch (with the magic cookie).
+    /// A new globally unique branch (with the magic cookie; 132 bits from the
+    /// layer's cryptographically secure generator, RFC 3261 §19.3).
     pub fn new_branch(&self) -> Token {
         self.shared.layer.new_branch()
     }
 
-    /// A new tag for From/To.
+    /// A new tag for From/To (96 random bits).
     pub fn new_tag(&self) -> Token {
         self.shared.layer.new_tag()
+    }
+
+    /// A new Call-ID (144 random bits).
+    pub fn new_call_id(&self) -> Token {
+        self.shared.layer.new_call_id()
     }
 
     /// The target to send a request of `len` bytes to `target` over: UDP requests larger

@@ -12,7 +12,9 @@
 //! (400 with the parser's reason, 505, 513) when a response can be built, hands the
 //! message to the transaction layer (which absorbs retransmissions), refuses new
 //! requests with 503 + Retry-After when the transaction limit is reached, and calls the
-//! handler for whatever the layer reports. Everything is counted ([`Counters`]).
+//! handler for whatever the layer reports. Everything is counted ([`Counters`]). A
+//! handler call that panics loses its one event and is counted (`handler_panics`); a
+//! panic in the endpoint's own threads aborts the process ([`runtime`](crate::runtime)).
 //!
 //! # Example
 //!
@@ -46,6 +48,7 @@
 mod admission;
 mod counters;
 mod handler;
+mod received;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -198,6 +201,9 @@ impl Shared {
         }
     }
 
+    /// Hands one event to the handler. A handler that panics loses that event only:
+    /// the panic is caught, counted (`handler_panics`) and the thread goes on
+    /// ([`runtime`](crate::runtime) has the policy).
     fn dispatch(&self, now: Instant, event: Event, out: &mut Outputs) {
         let h = &*self.handler;
         let mut ctx = Context {
@@ -205,35 +211,8 @@ impl Shared {
             now,
             out,
         };
-        match event {
-            Event::Request {
-                id,
-                request,
-                source,
-                merged,
-            } => h.on_request(&mut ctx, id, request, source, merged),
-            Event::Cancel {
-                id,
-                request,
-                source,
-                invite,
-            } => h.on_cancel(&mut ctx, id, request, source, invite),
-            Event::Ack {
-                request,
-                source,
-                transaction,
-            } => h.on_ack(&mut ctx, request, source, transaction),
-            Event::Response {
-                id,
-                response,
-                source,
-            } => h.on_response(&mut ctx, id, response, source),
-            Event::StrayResponse { response, source } => {
-                h.on_stray_response(&mut ctx, response, source)
-            }
-            Event::Timeout { id, timer } => h.on_timeout(&mut ctx, id, timer),
-            Event::TransportError { id, error } => h.on_transport_error(&mut ctx, id, error),
-            Event::Terminated { id } => h.on_terminated(&mut ctx, id),
+        if crate::runtime::catch(|| call(h, &mut ctx, event)).is_none() {
+            Counters::inc(&self.counters.handler_panics);
         }
     }
 
@@ -246,7 +225,7 @@ impl Shared {
             return;
         }
         let message = match parse_datagram(r.data.clone()) {
-            Ok(m) => with_received(m, r.source),
+            Ok(m) => received::with_received(m, r.source),
             Err(e) => return self.answer_bad(&r, e),
         };
         if let (Some(policy), Message::Request(req)) = (&self.admission, &message) {
@@ -351,55 +330,35 @@ impl Shared {
     }
 }
 
-/// RFC 3261 §18.2.1 / RFC 3581 §4: the server transport notes in the top Via of a
-/// request where it really came from (`received`, and the empty `rport` filled in), so
-/// responses and the next hops see it. Most requests need nothing (the sent-by is the
-/// source address) and pass untouched; the others are copied once with the parameters
-/// spliced in.
-fn with_received(message: Message, source: Target) -> Message {
-    let Message::Request(req) = &message else {
-        return message;
-    };
-    let Some((offset, value)) = req.values(crate::message::HeaderId::Via).next() else {
-        return message;
-    };
-    let Ok(via) = crate::message::Via::parse(value) else {
-        return message;
-    };
-    let Some(add) = routing::via_additions(&via, source.addr) else {
-        return message;
-    };
-    let value_end = offset + value.len();
-    // Where the empty `rport` ends, from the parameter's position in the value.
-    let rport_end = via.params.get("rport").map(|p| {
-        offset + (p.name.as_ptr() as usize).saturating_sub(value.as_ptr() as usize) + p.name.len()
-    });
-    let rport = add.rport.map(|p| format!("={p}")).unwrap_or_default();
-    let received = add
-        .received
-        .map(|ip| format!(";received={ip}"))
-        .unwrap_or_default();
-    // One insert per position: an `rport` that ends the value takes `received` with it.
-    let (first, second) = match rport_end {
-        Some(at) if at != value_end && !rport.is_empty() => ((at, rport), (value_end, received)),
-        _ => (
-            (value_end, format!("{rport}{received}")),
-            (value_end, String::new()),
-        ),
-    };
-    let edited = {
-        let mut edits = crate::edit::Edits::for_request(req);
-        let mut ok = true;
-        for (at, text) in [&first, &second] {
-            if !text.is_empty() {
-                ok &= edits.insert(*at, text.as_bytes()).is_ok();
-            }
-        }
-        ok.then(|| edits.apply().ok()).flatten()
-    };
-    match edited.map(parse_datagram) {
-        Some(Ok(m)) => m,
-        _ => message,
+/// The handler method for `event`.
+fn call(h: &dyn Handler, ctx: &mut Context<'_>, event: Event) {
+    match event {
+        Event::Request {
+            id,
+            request,
+            source,
+            merged,
+        } => h.on_request(ctx, id, request, source, merged),
+        Event::Cancel {
+            id,
+            request,
+            source,
+            invite,
+        } => h.on_cancel(ctx, id, request, source, invite),
+        Event::Ack {
+            request,
+            source,
+            transaction,
+        } => h.on_ack(ctx, request, source, transaction),
+        Event::Response {
+            id,
+            response,
+            source,
+        } => h.on_response(ctx, id, response, source),
+        Event::StrayResponse { response, source } => h.on_stray_response(ctx, response, source),
+        Event::Timeout { id, timer } => h.on_timeout(ctx, id, timer),
+        Event::TransportError { id, error } => h.on_transport_error(ctx, id, error),
+        Event::Terminated { id } => h.on_terminated(ctx, id),
     }
 }
 
@@ -609,11 +568,9 @@ impl EndpointBuilder {
         }
         let timer = if config.timer_thread {
             let s = shared.clone();
-            Some(
-                std::thread::Builder::new()
-                    .name("sip-timer".into())
-                    .spawn(move || timer_loop(&s))?,
-            )
+            Some(crate::runtime::spawn("sip-timer".into(), move || {
+                timer_loop(&s)
+            })?)
         } else {
             None
         };

@@ -320,8 +320,11 @@ pub(crate) fn scan_headers(
     loop {
         // The ends of the next lines first, then the lines: the line ends no longer
         // wait for the parsing of each line before them.
-        let n = find_lfs(buf, pos, &mut ends);
+        let (n, control) = find_lfs(buf, pos, &mut ends);
         if n == 0 {
+            if let Some(at) = control {
+                return Err(control_byte(at));
+            }
             return Err(ParseError::new(
                 ParseErrorKind::Incomplete,
                 buf.len(),
@@ -343,7 +346,19 @@ pub(crate) fn scan_headers(
             header_line(buf, pos, eol, headers, &mut folded)?;
             pos = lf + 1;
         }
+        if let Some(at) = control {
+            return Err(control_byte(at));
+        }
     }
+}
+
+/// A control byte in a header line: never forwarded, answered 400.
+fn control_byte(at: usize) -> ParseError {
+    ParseError::new(
+        ParseErrorKind::ControlCharacter,
+        at,
+        "no control byte in a header line",
+    )
 }
 
 /// Line ends found per call of [`find_lfs`].
@@ -351,9 +366,15 @@ const BATCH: usize = 32;
 
 /// The offsets of the LFs of `buf` from `from` on, in order, into `out`: as many as fit,
 /// stopping after the first that ends a line of at most one byte (the empty line
-/// ending the head, or a malformed one) so that the body is not searched. How many.
+/// ending the head, or a malformed one) so that the body is not searched. How many,
+/// and the offset of a control byte met before that stop, where the search ends.
+///
+/// Every byte on the way is checked in the same pass: a header line may hold HTAB and
+/// octets from 0x20 up, DEL (0x7f) excepted; a CR only right before its LF (a bare LF
+/// is caught by the caller, which wants a CR before every LF). Both header paths, the
+/// common-name fast path and the general one, read only lines this has passed.
 #[inline]
-fn find_lfs(buf: &[u8], from: usize, out: &mut [usize; BATCH]) -> usize {
+fn find_lfs(buf: &[u8], from: usize, out: &mut [usize; BATCH]) -> (usize, Option<usize>) {
     let mut n = 0;
     let mut prev = from.wrapping_sub(1);
     let mut push = |lf: usize| {
@@ -366,39 +387,73 @@ fn find_lfs(buf: &[u8], from: usize, out: &mut [usize; BATCH]) -> usize {
         last
     };
     let hay = buf.get(from..).unwrap_or_default();
-    // Sixteen bytes a step, and a branch only where there is an LF (a line is 10 to
-    // 80 bytes).
+    // Sixteen bytes a step, and a branch only where there is a control byte (a line is
+    // 10 to 80 bytes, and has its CR and LF).
     let mut blocks = hay.chunks_exact(16);
     let mut base = from;
     for b in &mut blocks {
-        let (lo, hi) = (lf_bytes(word_at(b, 0)), lf_bytes(word_at(b, 8)));
+        let (lo, hi) = (control_bytes(word_at(b, 0)), control_bytes(word_at(b, 8)));
         if lo | hi != 0 {
-            for (mut t, at) in [(lo, base), (hi, base + 8)] {
+            for (mut t, off) in [(lo, 0), (hi, 8)] {
                 while t != 0 {
-                    if push(at + (t.trailing_zeros() / 8) as usize) {
-                        return n;
-                    }
+                    let k = (off + (t.trailing_zeros() / 8) as usize) & 15;
                     t &= t - 1;
+                    // The common cases first, read from the block: an LF, a CR before
+                    // its LF.
+                    let p = base + k;
+                    match b[k] {
+                        b'\n' => {
+                            if push(p) {
+                                return (n, None);
+                            }
+                        }
+                        b'\r' if b.get(k + 1) == Some(&b'\n') => {}
+                        _ if allowed_control(buf, p) => {}
+                        _ => return (n, Some(p)),
+                    }
                 }
             }
         }
         base += 16;
     }
     for (k, &b) in blocks.remainder().iter().enumerate() {
-        if b == b'\n' && push(base + k) {
-            break;
+        let p = base + k;
+        if b == b'\n' {
+            if push(p) {
+                break;
+            }
+        } else if (b < 0x20 || b == 0x7f) && !allowed_control(buf, p) {
+            return (n, Some(p));
         }
     }
-    n
+    (n, None)
 }
 
-/// The high bit of every byte of `w` that is an LF (exact: no carries between bytes).
+/// Whether the control byte at `at` (not an LF) may stand in a header line: HTAB, a CR
+/// before an LF, or a CR ending the input (the caller reports the missing LF).
+#[inline]
+fn allowed_control(buf: &[u8], at: usize) -> bool {
+    match buf.get(at) {
+        Some(b'\t') => true,
+        Some(b'\r') => matches!(buf.get(at + 1), Some(b'\n') | None),
+        _ => false,
+    }
+}
+
+/// The high bit of every byte of `w` that is a control byte: below 0x20 or DEL (exact:
+/// with the high bits masked off no sum carries into the next byte).
 #[inline(always)]
-fn lf_bytes(w: u64) -> u64 {
-    const LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+fn control_bytes(w: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let x = w ^ LF;
-    !(((x & LOW7) + LOW7) | x | LOW7)
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // 0x60 takes 0x20..=0x7f over 0x80; below 0x20 stays below it.
+    const TO_SPACE: u64 = 0x6060_6060_6060_6060;
+    let m = w & LOW7;
+    let below_space = !((m + TO_SPACE) | w) & HIGH;
+    // 0x01 takes only 0x7f to 0x80 (and 0xff, which has its high bit set already).
+    let del = (m + ONES) & !w & HIGH;
+    below_space | del
 }
 
 /// One header line `[pos, eol)` (not empty, CRLF checked): an entry of `headers`, or a

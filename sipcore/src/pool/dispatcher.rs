@@ -75,14 +75,12 @@ impl ReceiverPool for DispatcherPool {
             self.depth.push(rx.clone());
             let mut worker = handler.worker(id);
             let stats = stats.clone();
-            let t = std::thread::Builder::new()
-                .name(format!("sip-udp-{id}"))
-                .spawn(move || {
-                    // Ends when the reader drops the sender.
-                    for r in rx.iter() {
-                        handle_timed(worker.as_mut(), &stats, r);
-                    }
-                })?;
+            let t = crate::runtime::spawn(format!("sip-udp-{id}"), move || {
+                // Ends when the reader drops the sender.
+                for r in rx.iter() {
+                    handle_timed(worker.as_mut(), &stats, r);
+                }
+            })?;
             self.threads.push(t);
         }
         let socket = self.socket.clone();
@@ -91,25 +89,23 @@ impl ReceiverPool for DispatcherPool {
         let reader_stats = self.reader_stats.clone();
         let local = self.transport.local_addr();
         let hasher = std::collections::hash_map::RandomState::new();
-        let t = std::thread::Builder::new()
-            .name("sip-udp-reader".into())
-            .spawn(move || {
-                let mut scratch = vec![0u8; RECV_BUFFER];
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok(Some(r)) = recv_one(&socket, &mut scratch, local) else {
-                        continue;
-                    };
-                    reader_stats.record(r.data.len(), std::time::Duration::ZERO);
-                    let k = (hasher.hash_one(r.source.addr) as usize) % senders.len();
-                    match senders[k].try_send(r) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(r)) | Err(TrySendError::Disconnected(r)) => {
-                            stats[k].drop_one();
-                            handler.on_queue_full(r);
-                        }
+        let t = crate::runtime::spawn("sip-udp-reader".into(), move || {
+            let mut scratch = vec![0u8; RECV_BUFFER];
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(Some(r)) = recv_one(&socket, &mut scratch, local) else {
+                    continue;
+                };
+                reader_stats.record(r.data.len(), std::time::Duration::ZERO);
+                let k = (hasher.hash_one(r.source.addr) as usize) % senders.len();
+                match senders[k].try_send(r) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(r)) | Err(TrySendError::Disconnected(r)) => {
+                        stats[k].drop_one();
+                        handler.on_queue_full(r);
                     }
                 }
-            })?;
+            }
+        })?;
         self.threads.push(t);
         Ok(())
     }

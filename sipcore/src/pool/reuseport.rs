@@ -67,16 +67,14 @@ impl ReceiverPool for ReusePortPool {
             let socket = socket.clone();
             let stats = self.stats[id].clone();
             let stop = self.stop.clone();
-            let t = std::thread::Builder::new()
-                .name(format!("sip-udp-{id}"))
-                .spawn(move || {
-                    let mut scratch = vec![0u8; RECV_BUFFER];
-                    while !stop.load(Ordering::Relaxed) {
-                        if let Ok(Some(r)) = recv_one(&socket, &mut scratch, local) {
-                            handle_timed(worker.as_mut(), &stats, r);
-                        }
+            let t = crate::runtime::spawn(format!("sip-udp-{id}"), move || {
+                let mut scratch = vec![0u8; RECV_BUFFER];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(Some(r)) = recv_one(&socket, &mut scratch, local) {
+                        handle_timed(worker.as_mut(), &stats, r);
                     }
-                })?;
+                }
+            })?;
             self.threads.push(t);
         }
         Ok(())

@@ -179,44 +179,42 @@ impl ReceiverPool for SharedSocketPool {
             let stop = self.stop.clone();
             let role = self.role.clone();
             let flows = flows.clone();
-            let t = std::thread::Builder::new()
-                .name(format!("sip-udp-{id}"))
-                .spawn(move || {
-                    let mut scratch = vec![0u8; RECV_BUFFER];
-                    let mut handle = |claim: Claim| match claim {
-                        Claim::Owned(first) => {
-                            let flow = first.source.addr;
-                            handle_timed(worker.as_mut(), &stats, first);
-                            while let Some(next) = flows.next(flow) {
-                                handle_timed(worker.as_mut(), &stats, next);
-                            }
-                        }
-                        Claim::Queued => {}
-                        Claim::Dropped => stats.drop_one(),
-                    };
-                    while role.take(&stop) {
-                        loop {
-                            let Some(claims) =
-                                receive_turn(&socket, &mut scratch, local, &flows, &stop)
-                            else {
-                                role.pass();
-                                return;
-                            };
-                            let backlog = claims.len() == BACKLOG;
-                            if backlog {
-                                // More may be queued: another worker receives while
-                                // this one handles these.
-                                role.pass();
-                            }
-                            for claim in claims {
-                                handle(claim);
-                            }
-                            if backlog {
-                                break;
-                            }
+            let t = crate::runtime::spawn(format!("sip-udp-{id}"), move || {
+                let mut scratch = vec![0u8; RECV_BUFFER];
+                let mut handle = |claim: Claim| match claim {
+                    Claim::Owned(first) => {
+                        let flow = first.source.addr;
+                        handle_timed(worker.as_mut(), &stats, first);
+                        while let Some(next) = flows.next(flow) {
+                            handle_timed(worker.as_mut(), &stats, next);
                         }
                     }
-                })?;
+                    Claim::Queued => {}
+                    Claim::Dropped => stats.drop_one(),
+                };
+                while role.take(&stop) {
+                    loop {
+                        let Some(claims) =
+                            receive_turn(&socket, &mut scratch, local, &flows, &stop)
+                        else {
+                            role.pass();
+                            return;
+                        };
+                        let backlog = claims.len() == BACKLOG;
+                        if backlog {
+                            // More may be queued: another worker receives while
+                            // this one handles these.
+                            role.pass();
+                        }
+                        for claim in claims {
+                            handle(claim);
+                        }
+                        if backlog {
+                            break;
+                        }
+                    }
+                }
+            })?;
             self.threads.push(t);
         }
         Ok(())

@@ -9,6 +9,7 @@ use std::fmt;
 /// | [`Malformed`](ParseErrorKind::Malformed) | 400 Bad Request, with the error as reason phrase |
 /// | [`UnsupportedVersion`](ParseErrorKind::UnsupportedVersion) | 505 Version Not Supported |
 /// | [`TooLarge`](ParseErrorKind::TooLarge) | 513 Message Too Large (or close a stream) |
+/// | [`ControlCharacter`](ParseErrorKind::ControlCharacter) | 400 Bad Request: never forwarded |
 /// | [`Incomplete`](ParseErrorKind::Incomplete) | none: a datagram was cut short; drop it |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -21,6 +22,10 @@ pub enum ParseErrorKind {
     TooLarge,
     /// The input ends before the message does (e.g. a Content-Length larger than the datagram).
     Incomplete,
+    /// A header line holds a control byte: NUL, a bare CR, DEL, or any other below 0x20
+    /// but HTAB (a folded line's CRLF followed by white space is not one). Such bytes
+    /// smuggle header lines past a next hop that splits lines differently.
+    ControlCharacter,
 }
 
 impl ParseErrorKind {
@@ -31,6 +36,7 @@ impl ParseErrorKind {
             ParseErrorKind::UnsupportedVersion => Some(505),
             ParseErrorKind::TooLarge => Some(513),
             ParseErrorKind::Incomplete => Some(400),
+            ParseErrorKind::ControlCharacter => Some(400),
         }
     }
 
@@ -41,6 +47,7 @@ impl ParseErrorKind {
             ParseErrorKind::UnsupportedVersion => "unsupported-version",
             ParseErrorKind::TooLarge => "too-large",
             ParseErrorKind::Incomplete => "incomplete",
+            ParseErrorKind::ControlCharacter => "control-character",
         }
     }
 }

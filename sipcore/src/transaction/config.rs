@@ -1,6 +1,5 @@
 //! Configuration of the transaction layer: RFC 3261 timer values, limits, table shape.
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 /// Transaction layer settings. Every field has the default its doc names; change them
@@ -12,7 +11,7 @@ use std::time::Duration;
 /// let cfg = Config {
 ///     t1: Duration::from_millis(250),
 ///     max_transactions: 10_000,
-///     rng_seed: 42, // deterministic branches, e.g. in tests
+///     rng_seed: Some(42), // deterministic branches, e.g. in tests
 ///     ..Config::default()
 /// };
 /// assert_eq!(cfg.timer_b(), Duration::from_secs(16)); // 64 * T1
@@ -74,16 +73,16 @@ pub struct Config {
     /// address with the Via sent-by port, or the source port when `rport` is present.
     pub symmetric_responses: bool,
     /// Seed of the generator for branches, tags and Call-IDs, and of the table hash.
-    /// Default: 64 bits from the standard library's OS-seeded `RandomState` (no clock
-    /// read). Set it for reproducible runs; a fixed seed in production repeats branches
-    /// across restarts.
-    pub rng_seed: u64,
+    /// Default `None`: each thread draws from its own ChaCha12 generator seeded from the
+    /// operating system, and the table hash key comes from it too (RFC 3261 §19.3:
+    /// tokens an attacker cannot predict). `Some(seed)` makes every token reproducible
+    /// from the seed and call order: for tests and simulations only, since anyone who
+    /// knows or guesses the seed predicts every branch and tag.
+    pub rng_seed: Option<u64>,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(0x5eed);
         Config {
             t1: Duration::from_millis(500),
             t2: Duration::from_secs(4),
@@ -98,7 +97,7 @@ impl Default for Config {
             timer_granularity: Duration::from_millis(10),
             timer_slots: 1024,
             symmetric_responses: false,
-            rng_seed: h.finish(),
+            rng_seed: None,
         }
     }
 }

@@ -89,8 +89,8 @@ pub struct MemoryUsage {
 /// use sipcore::transport::Target;
 ///
 /// let now = Instant::now();
-/// let uac = TransactionLayer::new(Config { rng_seed: 1, ..Config::default() }, now);
-/// let uas = TransactionLayer::new(Config { rng_seed: 2, ..Config::default() }, now);
+/// let uac = TransactionLayer::new(Config { rng_seed: Some(1), ..Config::default() }, now);
+/// let uas = TransactionLayer::new(Config { rng_seed: Some(2), ..Config::default() }, now);
 /// let (a, b) = (Target::udp("192.0.2.1:5060".parse()?), Target::udp("192.0.2.2:5060".parse()?));
 ///
 /// let invite = format!(
@@ -157,12 +157,17 @@ impl TransactionLayer {
                 deadline: AtomicU64::new(u64::MAX),
             })
             .collect();
+        let rng = Rng::new(config.rng_seed);
+        let hash_seed = match config.rng_seed {
+            Some(seed) => mix64(seed ^ 0x7461_626c_6568_6173),
+            None => rng.next_u64(),
+        };
         TransactionLayer {
             shards,
             mask: (n - 1) as u64,
             tm,
-            rng: Rng::new(config.rng_seed),
-            hash_seed: mix64(config.rng_seed ^ 0x7461_626c_6568_6173),
+            rng,
+            hash_seed,
             config,
             epoch: now,
             live: AtomicUsize::new(0),
@@ -184,20 +189,21 @@ impl TransactionLayer {
         self.len() == 0
     }
 
-    /// A new branch: the magic cookie and 128 random bits (seeded, see
-    /// [`Config::rng_seed`]).
+    /// A new branch: the magic cookie and 22 characters (132 random bits) from a
+    /// cryptographically secure generator (OS-seeded unless [`Config::rng_seed`] is
+    /// set).
     pub fn new_branch(&self) -> Token {
         rng::branch(&self.rng)
     }
 
-    /// A new tag (From or To), 16 characters.
+    /// A new tag (From or To): 16 characters, 96 random bits.
     pub fn new_tag(&self) -> Token {
-        self.rng.token("", 16)
+        self.rng.token("", rng::TAG_CHARS)
     }
 
-    /// A new Call-ID, 24 characters.
+    /// A new Call-ID: 24 characters, 144 random bits.
     pub fn new_call_id(&self) -> Token {
-        self.rng.token("", 24)
+        self.rng.token("", rng::CALL_ID_CHARS)
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next: the earliest armed

@@ -1,14 +1,21 @@
-//! Seedable generation of branches, tags and Call-IDs, and the keyed hash of the table.
+//! Branches, tags and Call-IDs from a cryptographically secure generator, and the keyed
+//! hash of the table.
 //!
-//! SplitMix64 over an atomic counter: lock-free from any thread, a bijection of the
-//! counter (no repeats within 2^64 draws of one seed), and deterministic for a given seed
-//! and call order, which the simulations rely on. It is not a cryptographic generator:
-//! branches only need to be unique, and tags and Call-IDs unguessable enough that a
-//! peer cannot hit them by chance. No clock is read; seed it from the caller.
+//! RFC 3261 §19.3: tags and branches must be unguessable, or an off-path attacker forges
+//! a CANCEL, a BYE or a response that matches a transaction or dialog it never saw. By
+//! default every thread draws from its own ChaCha12 generator, seeded and periodically
+//! reseeded from the operating system (`rand`'s thread generator): no lock, no system
+//! call per token, a few tens of nanoseconds per branch. A layer built with
+//! [`Config::rng_seed`](super::Config::rng_seed) set instead draws from one ChaCha12
+//! generator seeded from that value, behind a mutex: reproducible for tests and
+//! simulations (same seed and call order, same tokens), never for production.
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng};
 
 use crate::message::MAGIC_COOKIE;
 
@@ -22,29 +29,51 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A thread-safe SplitMix64 generator.
-#[derive(Debug)]
-pub(crate) struct Rng {
-    state: AtomicU64,
+/// Where a layer's tokens come from.
+pub(crate) enum Rng {
+    /// The calling thread's OS-seeded ChaCha12 generator.
+    Os,
+    /// One ChaCha12 generator from a fixed seed (deterministic tests).
+    Seeded(Box<Mutex<StdRng>>),
+}
+
+impl fmt::Debug for Rng {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never shows the generator's state.
+        f.write_str(match self {
+            Rng::Os => "Rng::Os",
+            Rng::Seeded(_) => "Rng::Seeded",
+        })
+    }
 }
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng {
-            state: AtomicU64::new(seed),
+    /// The OS-seeded generator for `None`, a reproducible one for `Some(seed)`.
+    pub fn new(seed: Option<u64>) -> Rng {
+        match seed {
+            None => Rng::Os,
+            Some(s) => Rng::Seeded(Box::new(Mutex::new(StdRng::seed_from_u64(s)))),
         }
     }
 
+    /// Fills `buf` with random bytes.
     #[inline]
-    pub fn next_u64(&self) -> u64 {
-        let s = self
-            .state
-            .fetch_add(GOLDEN, Ordering::Relaxed)
-            .wrapping_add(GOLDEN);
-        mix64(s)
+    pub fn fill(&self, buf: &mut [u8]) {
+        match self {
+            Rng::Os => rand::rng().fill_bytes(buf),
+            Rng::Seeded(g) => g.lock().fill_bytes(buf),
+        }
     }
 
-    /// `prefix` followed by `len - prefix.len()` random token characters.
+    /// 64 random bits.
+    pub fn next_u64(&self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    /// `prefix` followed by `len - prefix.len()` random token characters, 6 bits each
+    /// (the alphabet has 64 characters, so each is uniform).
     pub fn token(&self, prefix: &str, len: usize) -> Token {
         let mut t = Token {
             len: 0,
@@ -53,16 +82,10 @@ impl Rng {
         let len = len.min(Token::CAP);
         let p = prefix.len().min(len);
         t.buf[..p].copy_from_slice(&prefix.as_bytes()[..p]);
-        let mut bits = 0u64;
-        let mut left = 0u32;
-        for b in &mut t.buf[p..len] {
-            if left < 6 {
-                bits = self.next_u64();
-                left = 64;
-            }
-            *b = ALPHABET[(bits & 63) as usize];
-            bits >>= 6;
-            left -= 6;
+        let random = &mut t.buf[p..len];
+        self.fill(random);
+        for b in random {
+            *b = ALPHABET[usize::from(*b & 63)];
         }
         t.len = len as u8;
         t
@@ -73,13 +96,13 @@ impl Rng {
 /// is valid as a branch, a tag or a Call-ID word.
 const ALPHABET: &[u8; 64] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-.";
 
-/// A generated token: a branch (`z9hG4bK` and 22 characters, 128 bits), a tag (16
-/// characters) or a Call-ID (24 characters). Stored inline; dereferences to `&str`.
+/// A generated token: a branch (`z9hG4bK` and 22 characters, 132 random bits), a tag
+/// (16 characters, 96 bits) or a Call-ID (24 characters, 144 bits). Stored inline; dereferences to `&str`.
 ///
 /// ```
 /// use sipcore::transaction::{Config, TransactionLayer};
 /// use std::time::Instant;
-/// let layer = TransactionLayer::new(Config { rng_seed: 1, ..Config::default() }, Instant::now());
+/// let layer = TransactionLayer::new(Config::default(), Instant::now());
 /// let b = layer.new_branch();
 /// assert!(b.starts_with("z9hG4bK") && b.len() == 29);
 /// assert_ne!(layer.new_branch(), b);
@@ -133,8 +156,15 @@ impl PartialEq<str> for Token {
     }
 }
 
+/// Random characters of a branch after the cookie (22 * 6 = 132 bits).
+pub(crate) const BRANCH_CHARS: usize = 22;
+/// Characters of a tag (16 * 6 = 96 bits, RFC 3261 §19.3 asks for at least 32).
+pub(crate) const TAG_CHARS: usize = 16;
+/// Characters of a Call-ID (24 * 6 = 144 bits).
+pub(crate) const CALL_ID_CHARS: usize = 24;
+
 pub(crate) fn branch(rng: &Rng) -> Token {
-    rng.token(MAGIC_COOKIE, MAGIC_COOKIE.len() + 22)
+    rng.token(MAGIC_COOKIE, MAGIC_COOKIE.len() + BRANCH_CHARS)
 }
 
 /// The keyed hash of a transaction's bucket: Call-ID octets and CSeq number. Every
@@ -164,19 +194,70 @@ pub(crate) fn bucket_hash(seed: u64, call_id: &[u8], seq: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashSet;
 
     #[test]
-    fn tokens_are_deterministic_and_distinct() {
-        let a = Rng::new(7);
-        let b = Rng::new(7);
-        let x = branch(&a);
-        assert_eq!(x, branch(&b));
-        assert!(x.starts_with(MAGIC_COOKIE));
-        assert_eq!(x.len(), 29);
-        assert!(x.bytes().all(crate::syntax::lex::is_token));
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..10_000 {
-            assert!(seen.insert(branch(&a).to_string()));
+    fn seeded_tokens_are_reproducible_and_seed_dependent() {
+        let (a, b, c) = (Rng::new(Some(7)), Rng::new(Some(7)), Rng::new(Some(8)));
+        let x: Vec<Token> = (0..100).map(|_| branch(&a)).collect();
+        let y: Vec<Token> = (0..100).map(|_| branch(&b)).collect();
+        let z: Vec<Token> = (0..100).map(|_| branch(&c)).collect();
+        assert_eq!(x, y);
+        assert!(x.iter().zip(&z).all(|(x, z)| x != z));
+    }
+
+    #[test]
+    fn os_tokens_are_unique_well_formed_and_differ_between_generators() {
+        for rng in [Rng::new(None), Rng::new(Some(1))] {
+            let mut seen = HashSet::new();
+            for _ in 0..10_000 {
+                let x = branch(&rng);
+                assert!(x.starts_with(MAGIC_COOKIE));
+                assert_eq!(x.len(), MAGIC_COOKIE.len() + BRANCH_CHARS);
+                assert!(x.bytes().all(crate::syntax::lex::is_token));
+                assert!(seen.insert(x.to_string()));
+            }
+        }
+        // Each thread has its own OS-seeded generator: two threads' tags share nothing.
+        let tags = || -> HashSet<String> {
+            let rng = Rng::new(None);
+            (0..1000)
+                .map(|_| rng.token("", TAG_CHARS).to_string())
+                .collect()
+        };
+        let other = std::thread::spawn(tags).join().unwrap();
+        assert_eq!(other.len(), 1000);
+        assert!(tags().is_disjoint(&other));
+    }
+
+    /// Not sequential: consecutive tokens share no structure a counter would leave
+    /// (a common prefix, a constant difference). Each character position is uniform over
+    /// the 64 symbols: over 64 000 tags every symbol shows at every position, and no
+    /// position has a symbol far above its expected 1000.
+    #[test]
+    fn tokens_are_not_sequential_and_every_position_is_uniform() {
+        for rng in [Rng::new(None), Rng::new(Some(3))] {
+            let mut counts = [[0u32; 64]; TAG_CHARS];
+            let mut prev = rng.token("", TAG_CHARS);
+            let mut shared_prefix = 0usize;
+            for _ in 0..64_000 {
+                let t = rng.token("", TAG_CHARS);
+                shared_prefix += t
+                    .bytes()
+                    .zip(prev.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                for (pos, ch) in t.bytes().enumerate() {
+                    let sym = ALPHABET.iter().position(|&a| a == ch).unwrap();
+                    counts[pos][sym] += 1;
+                }
+                prev = t;
+            }
+            // A counter keeps ~15 of 16 characters; random tags share 1/63 on average.
+            assert!(shared_prefix < 64_000 / 10, "shared prefix {shared_prefix}");
+            for pos in counts {
+                assert!(pos.iter().all(|&n| n > 700 && n < 1300), "{pos:?}");
+            }
         }
     }
 

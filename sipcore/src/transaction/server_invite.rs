@@ -144,7 +144,7 @@ pub(crate) fn own_response(ctx: &mut Ctx<'_>, i: u32, status: StatusCode) -> Opt
     let t = ctx.txn(i)?;
     let msg = Message::parse(t.request.clone()).ok()?;
     // 100 Trying carries no tag (§8.2.6.2); a final response gets a fresh one.
-    let tag = (status != StatusCode::TRYING).then(|| ctx.rng.token("", 16));
+    let tag = (status != StatusCode::TRYING).then(|| ctx.rng.token("", super::rng::TAG_CHARS));
     stateless::response(msg.as_request()?, status, tag.as_deref()).ok()
 }
 

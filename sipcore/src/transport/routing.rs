@@ -22,24 +22,40 @@ fn host_ip(host: &str) -> Option<IpAddr> {
     h.parse().ok()
 }
 
-/// What the server transport notes in the top Via of a request from `source`
-/// (§18.2.1, RFC 3581 §4).
+/// What the server transport writes in the top Via of a request from `source`
+/// (§18.2.1, RFC 3581 §4): each value is the one the Via must carry, either added or
+/// replacing a different one the sender wrote (which is never trusted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ViaAdditions {
-    /// Append `;received=<ip>`: the sent-by host is not the source address (or `rport`
-    /// was asked for, which requires `received` too).
+    /// `received=<ip>`: the sent-by host is not the source address (or `rport` was
+    /// asked for, which requires `received` too), or the Via carries a `received` that
+    /// is not the source address.
     pub received: Option<IpAddr>,
-    /// Fill the empty `rport` with the source port.
+    /// `rport=<port>`: the Via has `rport`, empty or with another port than the source's.
     pub rport: Option<u16>,
 }
 
-/// The `received` and `rport` values to note in `via` for a request from `source`, or
-/// `None` when nothing is to be added (the common case: the sent-by is the source).
+/// The `received` and `rport` values to write in `via` for a request from `source`, or
+/// `None` when the Via already says the truth (the common case: the sent-by is the
+/// source and neither parameter is present).
 pub fn via_additions(via: &Via<'_>, source: SocketAddr) -> Option<ViaAdditions> {
-    let wants_rport = matches!(via.rport(), Some(None));
+    let rport = via.params.get("rport");
     let differs = host_ip(via.host) != Some(source.ip());
-    let received = ((differs || wants_rport) && via.received().is_none()).then_some(source.ip());
-    let rport = wants_rport.then_some(source.port());
+    let stated = via.params.get("received").map(|p| {
+        p.value_str()
+            .and_then(host_ip)
+            .is_some_and(|ip| ip == source.ip())
+    });
+    let received = match stated {
+        // Present: kept only when it is the source address.
+        Some(true) => None,
+        Some(false) => Some(source.ip()),
+        None => (differs || rport.is_some()).then_some(source.ip()),
+    };
+    let port = source.port().to_string();
+    let rport = rport
+        .filter(|p| p.value != Some(port.as_bytes()))
+        .map(|_| source.port());
     (received.is_some() || rport.is_some()).then_some(ViaAdditions { received, rport })
 }
 
@@ -98,6 +114,45 @@ mod tests {
                 received: ip,
                 rport: None
             })
+        );
+    }
+
+    #[test]
+    fn forged_received_and_rport_are_overwritten() {
+        let src: SocketAddr = "192.0.2.9:40000".parse().unwrap();
+        let ip = Some(src.ip());
+        let fix = |v: &str| via_additions(&via(v), src);
+        // A forged received, whether or not one is needed.
+        for v in [
+            "SIP/2.0/UDP 10.0.0.1;received=127.0.0.99;branch=z9hG4bK1",
+            "SIP/2.0/UDP 192.0.2.9:40000;received=127.0.0.99;branch=z9hG4bK1",
+            "SIP/2.0/UDP 10.0.0.1;received=10.0.0.1;branch=z9hG4bK1",
+        ] {
+            assert_eq!(
+                fix(v),
+                Some(ViaAdditions {
+                    received: ip,
+                    rport: None
+                }),
+                "{v}"
+            );
+        }
+        // A forged rport value.
+        assert_eq!(
+            fix("SIP/2.0/UDP 10.0.0.1;rport=1;received=192.0.2.9;branch=z9hG4bK1"),
+            Some(ViaAdditions {
+                received: None,
+                rport: Some(40000)
+            })
+        );
+        // Positive controls: values that are the truth stay.
+        assert_eq!(
+            fix("SIP/2.0/UDP 10.0.0.1;rport=40000;received=192.0.2.9;branch=z9hG4bK1"),
+            None
+        );
+        assert_eq!(
+            fix("SIP/2.0/UDP 192.0.2.9:40000;received=192.0.2.9;branch=z9hG4bK1"),
+            None
         );
     }
 

@@ -26,7 +26,7 @@ pub fn bob(kind: TransportKind) -> Target {
 /// A test configuration: fixed seed, no automatic 100 Trying (tests turn it on).
 pub fn config() -> Config {
     Config {
-        rng_seed: 7,
+        rng_seed: Some(7),
         trying_delay: None,
         shards: 4,
         ..Config::default()

@@ -82,6 +82,10 @@ fn answer<'a>(
     let mut c = Copied::default();
     let (mut vias_done, mut seen) = (false, [false; 4]);
     for (id, v) in fields {
+        if !printable(v) {
+            // Never echo a control byte (the lenient scan sees the raw lines).
+            continue;
+        }
         match id {
             HeaderId::Via if !vias_done => {
                 for (s, e) in CommaSplit::new(v) {
@@ -128,6 +132,11 @@ fn answer<'a>(
         .to_tag(tag)
         .build();
     Some(response)
+}
+
+/// Whether `v` is free of control bytes (HTAB aside).
+fn printable(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 /// A To tag that is the same for the same request: 16 hex digits of an FNV-1a hash.
