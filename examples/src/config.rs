@@ -134,6 +134,9 @@ pub struct ServerConfig {
     pub rate_burst: f64,
     /// Over the limit: `"503"` (with Retry-After) or `"drop"`.
     pub rate_limit_action: RateAction,
+    /// A branch that got no response at all within this many milliseconds has failed
+    /// (failover to the next destination; Kamailio's `fr_timer`); 0: 64*T1 (32 s).
+    pub no_response_ms: u64,
 }
 
 /// What the per-source rate limit does over the limit.
@@ -164,6 +167,7 @@ impl Default for ServerConfig {
             rate_limit: 100.0,
             rate_burst: 200.0,
             rate_limit_action: RateAction::Refuse,
+            no_response_ms: 5000,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sipcore::endpoint::{Endpoint, EndpointConfig, Handler};
 use sipcore::pool::{
@@ -143,6 +143,8 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         transaction: TxConfig {
             max_transactions: cfg.server.max_transactions,
             timer_c: cfg.timer_c(),
+            no_response_timeout: (cfg.server.no_response_ms > 0)
+                .then(|| Duration::from_millis(cfg.server.no_response_ms)),
             ..TxConfig::default()
         },
         retry_after: cfg.server.retry_after_secs,

@@ -187,3 +187,50 @@ fn names_that_do_not_resolve_get_a_final_answer() {
     assert!(r.starts_with("SIP/2.0 503"), "{r}");
     eprintln!("silent DNS server: answered after {:?}", started.elapsed());
 }
+
+/// A first SRV target that never answers costs the no-response time once
+/// (`server.no_response_ms`), then it is blocklisted and the next calls go straight to
+/// the live one.
+#[test]
+fn a_dead_first_target_costs_the_no_response_time_once() {
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (live, live_rx) = peer("200 OK", "");
+    let dns = Dnsmasq::start(&zone(&[
+        format!(
+            "--srv-host=_sip._udp.carrier.test,dead.carrier.test,{},10,0",
+            dead.local_addr().unwrap().port()
+        ),
+        format!(
+            "--srv-host=_sip._udp.carrier.test,live.carrier.test,{},20,0",
+            live.addr.port()
+        ),
+        "--host-record=dead.carrier.test,127.0.0.1".into(),
+        "--host-record=live.carrier.test,127.0.0.1".into(),
+    ]));
+    let px = proxy_with(
+        dns.addr,
+        "next_hop = \"sip:carrier.test\"\nno_response_ms = 1000",
+    );
+    let p = px.udp[0];
+    let c = caller();
+    let started = Instant::now();
+    let r = ask(&c, p, &format!("sip:bob@{p}"), "dead1");
+    let first = started.elapsed();
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert!(live_rx.try_recv().is_ok());
+    // The no-response timeout is a protocol timer: the first request waited for it.
+    assert!(first >= Duration::from_millis(1000), "{first:?}");
+    let started = Instant::now();
+    let r = ask(&c, p, &format!("sip:bob@{p}"), "dead2");
+    let second = started.elapsed();
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    eprintln!("dead first target: first request {first:?}, next {second:?}");
+    let mut buf = [0u8; 2048];
+    dead.set_nonblocking(true).unwrap();
+    let mut at_dead = 0;
+    while dead.recv_from(&mut buf).is_ok() {
+        at_dead += 1;
+    }
+    // The first request and its retransmissions before the timeout; nothing after.
+    assert!((1..=3).contains(&at_dead), "{at_dead}");
+}

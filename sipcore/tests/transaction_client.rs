@@ -346,3 +346,62 @@ fn responses_match_by_branch_and_cseq_method() {
         .unwrap();
     assert_eq!(sim.event_names(), ev(&[(0, "Stray 180")]));
 }
+
+fn fr_config() -> sipcore::transaction::Config {
+    sipcore::transaction::Config {
+        no_response_timeout: Some(std::time::Duration::from_secs(4)),
+        ..config()
+    }
+}
+
+#[test]
+fn no_response_timeout_ends_a_silent_invite_early() {
+    let mut sim = Sim::new(fr_config());
+    sim.send_request(&Req::new("INVITE", B1), bob(Udp)).unwrap();
+    sim.run_out();
+    assert_eq!(sim.sent_times(), vec![0, 500, 1500, 3500]);
+    assert_eq!(
+        sim.event_names(),
+        ev(&[(4000, "Timeout B"), (4000, "Terminated")])
+    );
+}
+
+#[test]
+fn no_response_timeout_does_not_cut_an_answering_invite() {
+    let mut sim = Sim::new(fr_config());
+    let req = Req::new("INVITE", B1);
+    sim.send_request(&req, bob(Udp)).unwrap();
+    sim.advance_to(3000);
+    sim.recv(bob(Udp), answer(&req.bytes(), 180, Some("b1")))
+        .unwrap();
+    sim.advance_to(60_000);
+    // Ringing: no timeout before Timer C.
+    assert_eq!(sim.event_names(), ev(&[(3000, "Response 180")]));
+}
+
+#[test]
+fn no_response_timeout_then_the_rest_of_timer_f_after_a_provisional() {
+    let mut sim = Sim::new(fr_config());
+    let req = Req::new("OPTIONS", B1);
+    sim.send_request(&req, bob(Udp)).unwrap();
+    sim.run_out();
+    assert_eq!(
+        sim.event_names(),
+        ev(&[(4000, "Timeout F"), (4000, "Terminated")])
+    );
+    let mut sim = Sim::new(fr_config());
+    let req = Req::new("REGISTER", B1);
+    sim.send_request(&req, bob(Udp)).unwrap();
+    sim.advance_to(1000);
+    sim.recv(bob(Udp), answer(&req.bytes(), 100, None)).unwrap();
+    sim.run_out();
+    // 1 s + (32 s - 4 s): the provisional lifted the short bound.
+    assert_eq!(
+        sim.event_names(),
+        ev(&[
+            (1000, "Response 100"),
+            (29000, "Timeout F"),
+            (29000, "Terminated")
+        ])
+    );
+}

@@ -31,7 +31,7 @@ pub(crate) fn start(ctx: &mut Ctx<'_>, i: u32) {
     if !reliable {
         ctx.arm(i, RETRANSMIT, Timer::A, ctx.tm.t1);
     }
-    ctx.arm(i, TIMEOUT, Timer::B, ctx.tm.b);
+    ctx.arm(i, TIMEOUT, Timer::B, ctx.tm.fr);
 }
 
 pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source: Target) {

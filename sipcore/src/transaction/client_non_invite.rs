@@ -30,7 +30,7 @@ pub(crate) fn start(ctx: &mut Ctx<'_>, i: u32) {
     if !reliable {
         ctx.arm(i, RETRANSMIT, Timer::E, ctx.tm.backoff(0, true));
     }
-    ctx.arm(i, TIMEOUT, Timer::F, ctx.tm.b);
+    ctx.arm(i, TIMEOUT, Timer::F, ctx.tm.fr);
 }
 
 pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source: Target) {
@@ -40,12 +40,17 @@ pub(crate) fn on_response(ctx: &mut Ctx<'_>, i: u32, response: Response, source:
     }
     let status = response.status();
     let reliable = t.reliable();
+    let first_provisional = t.state == State::Trying && status.is_provisional();
     t.state = if status.is_provisional() {
         State::Proceeding
     } else {
         State::Completed
     };
     let id = ctx.id(i);
+    if first_provisional && ctx.tm.fr < ctx.tm.b {
+        // The no-response timeout is over: the rest of Timer F's 64*T1 remains.
+        ctx.arm(i, TIMEOUT, Timer::F, ctx.tm.b - ctx.tm.fr);
+    }
     if status.is_provisional() {
         ctx.event(Event::Response {
             id,

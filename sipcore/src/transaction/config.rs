@@ -79,6 +79,13 @@ pub struct Config {
     /// from the seed and call order: for tests and simulations only, since anyone who
     /// knows or guesses the seed predicts every branch and tag.
     pub rng_seed: Option<u64>,
+    /// A client transaction that received no response at all for this long times out
+    /// (Timer B of an INVITE in Calling, Timer F of a non-INVITE before its first
+    /// provisional response; a provisional response gives the non-INVITE the rest of
+    /// its 64*T1). Shorter than 64*T1, it makes a dead UDP destination cost seconds
+    /// rather than 32 s, so a proxy fails over sooner (Kamailio's `fr_timer`). Default
+    /// `None`: 64*T1.
+    pub no_response_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -98,6 +105,7 @@ impl Default for Config {
             timer_slots: 1024,
             symmetric_responses: false,
             rng_seed: None,
+            no_response_timeout: None,
         }
     }
 }
@@ -121,6 +129,8 @@ pub(crate) struct Timings {
     pub t2: u64,
     pub t4: u64,
     pub b: u64,
+    /// Timer B / F before any response: `b`, or the shorter no-response timeout.
+    pub fr: u64,
     pub c: u64,
     pub d: u64,
     pub trying: Option<u64>,
@@ -139,6 +149,9 @@ impl Timings {
             t2: us(c.t2).max(1),
             t4: us(c.t4),
             b: us(c.timer_b()),
+            fr: us(c
+                .no_response_timeout
+                .map_or(c.timer_b(), |d| d.min(c.timer_b()))),
             c: us(c.timer_c),
             d: us(c.timer_d()),
             trying: c.trying_delay.map(us),
