@@ -734,3 +734,49 @@ fn a_request_flood_from_one_source_is_rate_limited() {
     send(&flooder, p, &bye);
     assert!(final_response(&flooder).starts_with("SIP/2.0 404"));
 }
+
+/// An `;alias` in a TCP Via (RFC 5923) claiming someone else's address does not make
+/// the proxy send that address's requests down the claimant's connection; a request
+/// for the claimant's real address does reuse its connection (positive control).
+#[test]
+fn a_tcp_alias_claim_does_not_capture_anothers_requests() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let px = start(&base("[acl]\ntrusted = [\"127.0.0.4\"]\n"));
+    let (p, t) = (udp_of(&px), tcp_of(&px));
+    let victim = TcpListener::bind("127.0.0.2:0").unwrap();
+    let v = victim.local_addr().unwrap();
+    // The attacker connects and claims the victim's address (127.0.0.2).
+    let mut attacker = TcpStream::connect_timeout(&t, WAIT).unwrap();
+    let me = attacker.local_addr().unwrap();
+    attacker.set_read_timeout(Some(WAIT)).unwrap();
+    let claim = format!(
+        "OPTIONS sip:{t};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP {v};alias;branch=z9hG4bKclaim\r\n\
+         From: <sip:m@x>;tag=1\r\nTo: <sip:{t}>\r\nCall-ID: claim\r\nCSeq: 1 OPTIONS\r\n\
+         Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    attacker.write_all(claim.as_bytes()).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = attacker.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200"));
+    // A trusted peer's request for the claimed address: it must reach the victim.
+    let peer = socket("127.0.0.4");
+    let uri = format!("sip:victim@{v};transport=tcp");
+    send(&peer, p, &request(&peer, "OPTIONS", &uri, "to-victim", ""));
+    victim.set_nonblocking(false).unwrap();
+    let (mut conn, _) = victim.accept().unwrap();
+    conn.set_read_timeout(Some(WAIT)).unwrap();
+    let mut head = [0u8; 8];
+    conn.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"OPTIONS ");
+    // Positive control: a request for the attacker's own address uses its connection.
+    let own = format!("sip:m@{me};transport=tcp");
+    send(
+        &peer,
+        p,
+        &request(&peer, "OPTIONS", &own, "to-claimant", ""),
+    );
+    let n = attacker.read(&mut buf).unwrap();
+    let got = String::from_utf8_lossy(&buf[..n]);
+    assert!(got.starts_with(&format!("OPTIONS {own} SIP/2.0")), "{got}");
+}
