@@ -49,6 +49,8 @@ pub struct Proxy {
     pub auth: Option<Auth>,
     /// CDR writer (`None`: off).
     pub cdr: Option<Cdr>,
+    /// Set by SIGTERM/SIGINT: new INVITEs get 503 while in-flight requests finish.
+    pub draining: std::sync::atomic::AtomicBool,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Live proxied transactions above which new INVITEs get 503 + Retry-After (80 %
@@ -500,13 +502,7 @@ impl Proxy {
             (_, None) => {}
         }
         if let (true, Some(cdr), Some(req)) = (c.invite, &self.cdr, &c.request) {
-            let (from, to) = parties(req);
-            cdr.failed(
-                req.call_id().unwrap_or_default(),
-                &from,
-                &to,
-                status.as_u16(),
-            );
+            cdr.invite_failed(req, status.as_u16());
         }
         c.release_if_done();
     }
@@ -553,9 +549,7 @@ impl Proxy {
                 // §16.7 step 10: a 2xx ends the other branches.
                 self.cancel_pending(ctx, &c);
                 if let (true, Some(cdr), Some(req)) = (c.invite, &self.cdr, &c.request) {
-                    let (from, to) = parties(req);
-                    let call_id = req.call_id().unwrap_or_default();
-                    cdr.started(call_id, &from, &to, status.as_u16(), ctx.now());
+                    cdr.invite_answered(req, status.as_u16(), ctx.now());
                 }
             }
             c.release_if_done();
@@ -631,21 +625,9 @@ impl Proxy {
     /// A BYE went through: the CDR end record.
     fn note_bye(&self, req: &Request, now: std::time::Instant) {
         if let Some(cdr) = &self.cdr {
-            let (from, to) = parties(req);
-            cdr.ended(req.call_id().unwrap_or_default(), &from, &to, now);
+            cdr.bye(req, now);
         }
     }
-}
-
-/// From URI and Request-URI, for CDRs.
-fn parties(req: &Request) -> (String, String) {
-    let from = req
-        .from_()
-        .ok()
-        .map(|f| String::from_utf8_lossy(f.uri_bytes()).into_owned())
-        .unwrap_or_default();
-    let to = String::from_utf8_lossy(req.uri_bytes()).into_owned();
-    (from, to)
 }
 
 impl Handler for Proxy {
@@ -730,6 +712,18 @@ impl Handler for Proxy {
                     .header("Retry-After", secs.as_str())
                     .build();
                 self.respond_bytes(ctx, id, b);
+                return;
+            }
+            if req.method() == Method::Invite
+                && self.draining.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                self.answer(
+                    ctx,
+                    id,
+                    &req,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(Refusal::Draining),
+                );
                 return;
             }
             if req.method() == Method::Invite
