@@ -314,3 +314,49 @@ fn reopen_moves_writes_to_a_new_file_at_the_path() {
     assert_eq!(events(&old), vec![ev("failure", "one")]);
     assert_eq!(events(&path), vec![ev("failure", "two")]);
 }
+
+/// The `kill -9` window, measured: records pushed but not yet in the file (what a
+/// `kill -9` at that instant loses), sampled while records arrive at a steady rate.
+/// A measurement for the docs (`cargo test -p sipcore-examples --release --test
+/// cdr_rules -- --ignored --nocapture`); it asserts only the hard bound (the queue).
+#[test]
+#[ignore]
+fn measure_the_kill_9_window() {
+    for rate in [2_000u64, 20_000] {
+        let dir = Dir::new(&format!("rules-kill9-{rate}"));
+        let path = dir.0.join("cdr.jsonl");
+        let (cdr, _m) = start(&path, |c| c.fsync_ms = 200);
+        let line = |i: u64| {
+            // Fixed-width fields: every line has the same length.
+            format!("c{i:08}")
+        };
+        cdr.failed(&line(0), "sip:a@x", "sip:b@y", 486);
+        wait_for("the first line", || {
+            std::fs::metadata(&path).map_or(0, |m| m.len()) > 0
+        });
+        let len = std::fs::metadata(&path).unwrap().len();
+        let t0 = Instant::now();
+        let (mut pushed, mut samples) = (1u64, Vec::new());
+        while t0.elapsed() < Duration::from_secs(2) {
+            let due = (t0.elapsed().as_secs_f64() * rate as f64) as u64 + 1;
+            while pushed < due {
+                cdr.failed(&line(pushed), "sip:a@x", "sip:b@y", 486);
+                pushed += 1;
+            }
+            let in_file = std::fs::metadata(&path).unwrap().len() / len;
+            samples.push(pushed.saturating_sub(in_file));
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        cdr.close();
+        samples.sort_unstable();
+        let n = samples.len();
+        let mean = samples.iter().sum::<u64>() as f64 / n as f64;
+        println!(
+            "{rate} records/s: {n} samples, records in the process: mean {mean:.2}, p50 {}, p99 {}, max {}",
+            samples[n / 2],
+            samples[n * 99 / 100],
+            samples[n - 1]
+        );
+        assert!(samples[n - 1] <= CdrConfig::default().queue as u64 + 4096);
+    }
+}
