@@ -1,5 +1,6 @@
 //! Starting the proxy from a [`Config`]: the UDP pools, the TCP and TLS transports,
-//! the endpoint, the proxy handler, the CDR writer and the metrics endpoint.
+//! the endpoint, the proxy handler, the CDR writer and the metrics endpoint; the
+//! orderly stop ([`Running::stop`]: drain, then close and fsync the CDR journal).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
