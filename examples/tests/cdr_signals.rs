@@ -400,7 +400,11 @@ fn sigterm_drains_calls_fsyncs_every_record_and_exits_0() {
     for d in &calls[2..] {
         hang_up(&mut uac, &uas, d);
     }
-    // ... and the ringing call is answered through the proxy.
+    // ... and the ringing call is answered through the proxy. It rings a second more
+    // first: without the drain the proxy would be gone by then (its sockets stop
+    // within their 100 ms read timeout, the endpoint's grace is 200 ms). The pause is
+    // the stimulus, not a synchronisation: a longer one only makes the test stricter.
+    std::thread::sleep(Duration::from_secs(1));
     uas.send(held_from, &respond(&held, "200 OK", "b-held", uas.addr));
     uac.final_response("held", 200);
 
@@ -451,7 +455,10 @@ fn sighup_reopens_a_journal_renamed_away() {
     let old = journal.with_extension("jsonl.old");
     std::fs::rename(&journal, &old).unwrap();
     px.signal("HUP");
-    px.line("CDR journal reopened");
+    // (The writer may also have noticed the rename by itself at its fsync: wait for
+    // the reopen the signal asked for.)
+    let l = px.line("why=\"SIGHUP\"");
+    assert!(l.contains("CDR journal reopened"), "{l}");
     assert!(journal.exists(), "a new journal at the configured path");
     let d = establish(&mut uac, &uas, "after");
     hang_up(&mut uac, &uas, &d);
