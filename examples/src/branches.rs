@@ -3,7 +3,7 @@
 //! upstream (100 absorbed, 2xx at once, the rest when every branch has ended).
 
 use sipcore::endpoint::Context;
-use sipcore::message::{Method, Request, Response, StatusCode};
+use sipcore::message::{Method, Response, StatusCode};
 use sipcore::transaction::TransactionId;
 use std::net::SocketAddr;
 
@@ -58,17 +58,6 @@ fn gateway_uri(number: &str, gw: &Gateway) -> String {
     } else {
         format!("sip:{number}@{host}{param}")
     }
-}
-
-/// From URI and Request-URI, for CDRs.
-pub(crate) fn parties(req: &Request) -> (String, String) {
-    let from = req
-        .from_()
-        .ok()
-        .map(|f| String::from_utf8_lossy(f.uri_bytes()).into_owned())
-        .unwrap_or_default();
-    let to = String::from_utf8_lossy(req.uri_bytes()).into_owned();
-    (from, to)
 }
 
 impl Proxy {
@@ -260,13 +249,7 @@ impl Proxy {
             (_, None) => {}
         }
         if let (true, Some(cdr), Some(req)) = (c.invite, &self.cdr, &c.request) {
-            let (from, to) = parties(req);
-            cdr.failed(
-                req.call_id().unwrap_or_default(),
-                &from,
-                &to,
-                status.as_u16(),
-            );
+            cdr.invite_failed(req, status.as_u16());
         }
         c.release_if_done();
     }
@@ -313,9 +296,7 @@ impl Proxy {
                 // §16.7 step 10: a 2xx ends the other branches.
                 self.cancel_pending(ctx, &c);
                 if let (true, Some(cdr), Some(req)) = (c.invite, &self.cdr, &c.request) {
-                    let (from, to) = parties(req);
-                    let call_id = req.call_id().unwrap_or_default();
-                    cdr.started(call_id, &from, &to, status.as_u16(), ctx.now());
+                    cdr.invite_answered(req, status.as_u16(), ctx.now());
                 }
             }
             c.release_if_done();

@@ -333,6 +333,29 @@ impl Calls {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Proxied requests not yet answered upstream or with a branch still pending (the
+    /// drain before an orderly stop waits for none). Walks every entry: not for the
+    /// hot path.
+    pub fn in_flight(&self) -> usize {
+        let mut n = 0;
+        for shard in self.shards.iter() {
+            // Call locks are taken after the shard lock is released (the proxy locks a
+            // call, then a shard).
+            let calls: Vec<(TransactionId, CallRef)> = shard
+                .lock()
+                .iter()
+                .map(|(id, c)| (*id, c.clone()))
+                .collect();
+            for (id, c) in calls {
+                let c = c.lock();
+                if c.server == id && !(c.answered && c.pending().next().is_none()) {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
 }
 
 #[cfg(test)]

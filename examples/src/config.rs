@@ -59,6 +59,8 @@ pub struct Config {
     pub routes: RoutesConfig,
     /// Call detail records.
     pub cdr: CdrConfig,
+    /// The orderly stop (SIGTERM, SIGINT).
+    pub shutdown: ShutdownConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
     /// TLS: the certificate for `tls:` listen addresses, the roots for outgoing TLS.
@@ -407,8 +409,14 @@ pub struct CdrConfig {
     pub on_full: CdrFullPolicy,
     /// Longest time between a record and its fsync.
     pub fsync_ms: u64,
-    /// Answered calls remembered for the duration of their end record.
+    /// Answered calls remembered for their end record (oldest pushed out first).
     pub max_dialogs: usize,
+    /// Bytes those calls may take (each: Call-ID length + 96).
+    pub max_dialog_bytes: usize,
+    /// Longest call: an answered call is forgotten this long after its answer.
+    pub max_call_secs: u64,
+    /// Rename the journal to `PATH.<epoch ms>` before it exceeds this size (0: never).
+    pub rotate_bytes: u64,
 }
 
 impl Default for CdrConfig {
@@ -420,7 +428,24 @@ impl Default for CdrConfig {
             on_full: CdrFullPolicy::Drop,
             fsync_ms: 200,
             max_dialogs: 200_000,
+            max_dialog_bytes: 64 << 20,
+            max_call_secs: 4 * 3600,
+            rotate_bytes: 0,
         }
+    }
+}
+
+/// `[shutdown]`: what SIGTERM and SIGINT do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Longest wait for in-flight requests after new INVITEs start getting 503.
+    pub drain_ms: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig { drain_ms: 5000 }
     }
 }
 
@@ -696,6 +721,9 @@ impl Config {
         }
         if self.cdr.enabled && self.cdr.queue == 0 {
             return Err(bad("cdr.queue", "must be above 0".into()));
+        }
+        if self.cdr.enabled && self.cdr.max_call_secs == 0 {
+            return Err(bad("cdr.max_call_secs", "must be above 0".into()));
         }
         if let Some(m) = &self.metrics.listen {
             m.parse::<SocketAddr>()

@@ -54,9 +54,11 @@ pub enum Refusal {
     NotInDialog,
     /// 440 (RFC 5393).
     MaxBreadth,
+    /// 503: new INVITE refused while the proxy drains before it stops (SIGTERM).
+    Draining,
 }
 
-const REFUSALS: [(&str, Refusal); 19] = [
+const REFUSALS: [(&str, Refusal); 20] = [
     ("bad_request", Refusal::BadRequest),
     ("acl", Refusal::Acl),
     ("not_found", Refusal::NotFound),
@@ -76,6 +78,7 @@ const REFUSALS: [(&str, Refusal); 19] = [
     ("too_many_contacts", Refusal::TooManyContacts),
     ("not_in_dialog", Refusal::NotInDialog),
     ("max_breadth", Refusal::MaxBreadth),
+    ("draining", Refusal::Draining),
 ];
 
 const METHODS: [&str; 15] = [
@@ -135,8 +138,22 @@ pub struct Metrics {
     pub stray_responses: AtomicU64,
     /// CDR records dropped (queue full).
     pub cdr_dropped: AtomicU64,
-    /// CDR records written.
+    /// CDR records written and fsynced.
     pub cdr_written: AtomicU64,
+    /// CDR records whose write or fsync failed (disk full, I/O error): not written.
+    pub cdr_write_errors: AtomicU64,
+    /// CDR journal (re)opens that failed (SIGHUP, rotation, path renamed away).
+    pub cdr_open_errors: AtomicU64,
+    /// CDR journal reopens (SIGHUP, rotation, path renamed away or deleted).
+    pub cdr_reopens: AtomicU64,
+    /// BYEs for calls the CDR writer does not remember as answered: no end record.
+    pub cdr_unknown_byes: AtomicU64,
+    /// 2xx to INVITEs inside an answered call: no new start record.
+    pub cdr_reinvites: AtomicU64,
+    /// Answered calls forgotten after `cdr.max_call_secs`.
+    pub cdr_calls_expired: AtomicU64,
+    /// Answered calls pushed out for room (`cdr.max_dialogs`, `cdr.max_dialog_bytes`).
+    pub cdr_calls_evicted: AtomicU64,
 }
 
 impl Metrics {
@@ -171,10 +188,16 @@ pub struct Gauges {
     pub registrations: usize,
     /// CDR records waiting.
     pub cdr_queue: usize,
+    /// Answered calls the CDR writer remembers, and their bytes.
+    pub cdr_calls: (usize, usize),
     /// Gateways blacklisted now.
     pub blacklisted: usize,
     /// Digest nonces whose counts are tracked (bounded by `auth.max_nonces`).
     pub nonces: usize,
+}
+
+fn ld(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
 }
 
 /// Renders everything as Prometheus text.
@@ -249,6 +272,39 @@ pub fn render(m: &Metrics, endpoint: &Endpoint, g: Gauges, extra: &str) -> Strin
             "counter",
             m.cdr_written.load(Ordering::Relaxed),
         ),
+        (
+            "sipcore_cdr_write_errors_total",
+            "counter",
+            ld(&m.cdr_write_errors),
+        ),
+        (
+            "sipcore_cdr_open_errors_total",
+            "counter",
+            ld(&m.cdr_open_errors),
+        ),
+        ("sipcore_cdr_reopens_total", "counter", ld(&m.cdr_reopens)),
+        (
+            "sipcore_cdr_unknown_byes_total",
+            "counter",
+            ld(&m.cdr_unknown_byes),
+        ),
+        (
+            "sipcore_cdr_reinvites_total",
+            "counter",
+            ld(&m.cdr_reinvites),
+        ),
+        (
+            "sipcore_cdr_calls_expired_total",
+            "counter",
+            ld(&m.cdr_calls_expired),
+        ),
+        (
+            "sipcore_cdr_calls_evicted_total",
+            "counter",
+            ld(&m.cdr_calls_evicted),
+        ),
+        ("sipcore_cdr_calls", "gauge", g.cdr_calls.0 as u64),
+        ("sipcore_cdr_calls_bytes", "gauge", g.cdr_calls.1 as u64),
         (
             "sipcore_messages_in_total",
             "counter",

@@ -17,7 +17,6 @@ use sipcore::uri::Uri;
 
 use crate::acl::Acl;
 use crate::auth::Auth;
-use crate::branches::parties;
 use crate::calls::{BranchEdits, Call, CallRef, Calls, Candidate};
 use crate::cdr::Cdr;
 use crate::forward::{edit_request, ForwardSpec};
@@ -70,6 +69,8 @@ pub struct Proxy {
     pub auth: Option<Auth>,
     /// CDR writer (`None`: off).
     pub cdr: Option<Cdr>,
+    /// Set by SIGTERM/SIGINT: new INVITEs get 503 while in-flight requests finish.
+    pub draining: std::sync::atomic::AtomicBool,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Live proxied transactions above which new INVITEs get 503 + Retry-After (80 %
@@ -127,6 +128,7 @@ impl Proxy {
                 .then(|| Registrar::new(&cfg.registrar)),
             auth: auth_on.then(|| Auth::new(&cfg.auth, now)),
             cdr,
+            draining: std::sync::atomic::AtomicBool::new(false),
             metrics,
             invite_limit: cfg.server.max_transactions / 10 * 8,
             retry_after: cfg.server.retry_after_secs,
@@ -253,8 +255,7 @@ impl Proxy {
     /// A BYE went through: the CDR end record.
     fn note_bye(&self, req: &Request, now: std::time::Instant) {
         if let Some(cdr) = &self.cdr {
-            let (from, to) = parties(req);
-            cdr.ended(req.call_id().unwrap_or_default(), &from, &to, now);
+            cdr.bye(req, now);
         }
     }
 }
@@ -315,6 +316,18 @@ impl Handler for Proxy {
                     .header("Retry-After", secs.as_str())
                     .build();
                 self.respond_bytes(ctx, id, b);
+                return;
+            }
+            if req.method() == Method::Invite
+                && self.draining.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                self.answer(
+                    ctx,
+                    id,
+                    &req,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(Refusal::Draining),
+                );
                 return;
             }
             if req.method() == Method::Invite

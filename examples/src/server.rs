@@ -1,7 +1,9 @@
 //! Starting the proxy from a [`Config`]: the UDP pools, the TCP and TLS transports,
-//! the endpoint, the proxy handler, the CDR writer and the metrics endpoint.
+//! the endpoint, the proxy handler, the CDR writer and the metrics endpoint; the
+//! orderly stop ([`Running::stop`]: drain, then close and fsync the CDR journal).
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,6 +77,45 @@ pub struct Running {
 }
 
 impl Running {
+    /// The orderly stop (SIGTERM, SIGINT): new INVITEs get 503 (reason `draining`)
+    /// while in-dialog requests and responses still flow; once no proxied request is
+    /// in flight, or after `drain`, [`shutdown`](Self::shutdown): the sockets stop
+    /// reading and every queued CDR is written and fsynced. Returns the requests
+    /// still in flight when the drain time ran out (0: a clean drain).
+    pub fn stop(&self, drain: Duration) -> usize {
+        self.proxy.draining.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + drain;
+        tracing::info!(
+            drain_ms = drain.as_millis() as u64,
+            in_flight = self.proxy.calls.in_flight(),
+            "draining: new INVITEs get 503"
+        );
+        let mut left = self.proxy.calls.in_flight();
+        while left > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            left = self.proxy.calls.in_flight();
+        }
+        if left > 0 {
+            tracing::warn!(in_flight = left, "drain time over; stopping anyway");
+        }
+        self.shutdown();
+        let m = &self.proxy.metrics;
+        tracing::info!(
+            cdr_written = m.cdr_written.load(Ordering::Relaxed),
+            cdr_write_errors = m.cdr_write_errors.load(Ordering::Relaxed),
+            cdr_dropped = m.cdr_dropped.load(Ordering::Relaxed),
+            "stopped"
+        );
+        left
+    }
+
+    /// SIGHUP: the CDR writer reopens its journal at the configured path.
+    pub fn reopen_cdr(&self) {
+        if let Some(cdr) = &self.proxy.cdr {
+            cdr.reopen();
+        }
+    }
+
     /// Stops receiving, lets transactions finish (grace period), flushes the CDRs.
     pub fn shutdown(&self) {
         self.endpoint.shutdown();
@@ -148,6 +189,9 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
             ..TxConfig::default()
         },
         retry_after: cfg.server.retry_after_secs,
+        // The drain of `Running::stop` comes first; after it, with the sockets closed,
+        // the transactions left only wait for their timers.
+        shutdown_grace: Duration::from_millis(200),
         ..EndpointConfig::default()
     };
     let mut builder = Endpoint::builder(ep_cfg);
@@ -232,6 +276,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
                     contexts: px.calls.len(),
                     registrations: px.registrar.as_ref().map_or(0, |r| r.len()),
                     cdr_queue: px.cdr.as_ref().map_or(0, |c| c.depth()),
+                    cdr_calls: px.cdr.as_ref().map_or((0, 0), |c| c.answered_calls()),
                     blacklisted: px.routes.blacklisted(Instant::now()),
                     nonces: px.auth.as_ref().map_or(0, |a| a.tracked_nonces()),
                 };

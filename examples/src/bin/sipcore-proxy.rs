@@ -1,8 +1,11 @@
 //! `sipcore-proxy`: see the `sipcore_examples` crate docs and `--help`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use sipcore_examples::cli::Cli;
 use sipcore_examples::server;
 use tracing_subscriber::EnvFilter;
@@ -27,6 +30,15 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    // Installed before the sockets open: a signal during the start is handled once
+    // the proxy runs, never by the default action (death without a CDR flush).
+    let signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sipcore-proxy: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let running = match server::start(&cfg) {
         Ok(r) => r,
         Err(e) => {
@@ -40,14 +52,28 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    // Serve until killed (SIGTERM/SIGINT end the process; the CDR writer fsyncs at
-    // most `cdr.fsync_ms` behind).
-    loop {
-        std::thread::park();
-        if running.endpoint.layer().config().max_transactions == 0 {
-            break;
+    serve(
+        &running,
+        signals,
+        Duration::from_millis(cfg.shutdown.drain_ms),
+    )
+}
+
+/// Serves until SIGTERM or SIGINT, then the orderly stop ([`server::Running::stop`]):
+/// new INVITEs get 503 while in-flight requests finish (at most `drain`), every CDR
+/// is written and fsynced, exit 0. SIGHUP reopens the CDR journal. `kill -9` loses
+/// the CDRs still queued (see `sipcore_examples::cdr::journal`). A second signal
+/// during the drain is not read (the stop goes on).
+fn serve(running: &server::Running, mut signals: Signals, drain: Duration) -> ExitCode {
+    for sig in signals.forever() {
+        if sig == SIGHUP {
+            tracing::info!("SIGHUP: reopening the CDR journal");
+            running.reopen_cdr();
+            continue;
         }
+        tracing::info!(signal = sig, "stopping");
+        break;
     }
-    running.shutdown();
+    running.stop(drain);
     ExitCode::SUCCESS
 }
