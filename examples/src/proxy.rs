@@ -49,6 +49,8 @@ pub struct Proxy {
     /// Resolves host names in destinations (`None`: the resolver could not start;
     /// such destinations get 503).
     pub names: Option<crate::names::Names>,
+    /// Server names of TLS destinations (RFC 5922), shared with the TLS transport.
+    pub tls_names: Arc<crate::tls::ServerNames>,
     /// Transports the proxy can send over (RFC 3263 candidates are limited to them).
     pub transports: Vec<sipcore::transport::TransportKind>,
     /// The proxy and its endpoint, for work that finishes off the handler's thread
@@ -119,6 +121,7 @@ impl Proxy {
                 t
             },
             runtime: std::sync::OnceLock::new(),
+            tls_names: Arc::default(),
             calls: Calls::default(),
             routes: Routes::new(&cfg.routes),
             acl: Acl::new(&cfg.acl),

@@ -126,6 +126,11 @@ impl Proxy {
             }
         };
         let now = ctx.now();
+        for k in &candidates {
+            if let (TransportKind::Tls, Some(name)) = (k.transport, &k.server_name) {
+                self.tls_names.remember(k.addr, name);
+            }
+        }
         let mut dests: Vec<Dest> = candidates
             .iter()
             .map(|k: &DnsCandidate| Dest {

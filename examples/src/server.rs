@@ -218,12 +218,16 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         builder = builder.stream_transport(t.clone());
         Some(t)
     };
+    let tls_names = Arc::new(crate::tls::ServerNames::default());
     let tls = if crate::tls::wanted(cfg) {
         let t = start_tls(cfg, &builder, tls_listen, workers)?;
         for a in t.listeners() {
             interfaces.push((TransportKind::Tls, a));
         }
-        builder = builder.stream_transport(Arc::new(t.clone()));
+        builder = builder.stream_transport(Arc::new(crate::tls::NamedTls {
+            inner: t.clone(),
+            names: tls_names.clone(),
+        }));
         Some(t)
     } else {
         None
@@ -244,7 +248,9 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
             "registrar without auth.register: anyone can register any address of record here"
         );
     }
-    let proxy = Arc::new(Proxy::new(cfg, &interfaces, cdr, metrics.clone(), now));
+    let mut proxy = Proxy::new(cfg, &interfaces, cdr, metrics.clone(), now);
+    proxy.tls_names = tls_names;
+    let proxy = Arc::new(proxy);
     let handler: Arc<dyn Handler> = proxy.clone();
     if cfg.server.rate_limit > 0.0 {
         let limit = sipcore::endpoint::SourceRateLimit::new(sipcore::endpoint::RateLimitConfig {

@@ -190,3 +190,73 @@ pub fn describe_error(cfg: &Config, e: &TlsError) -> Option<(&'static str, Strin
         other => Some(("tls", other.to_string())),
     }
 }
+
+/// The server names outgoing TLS connections are opened for, by destination address:
+/// filled from RFC 3263 candidates (a URI's host, RFC 5922) before their branch starts,
+/// read by [`NamedTls`] when the transaction layer sends. Bounded: past
+/// [`ServerNames::CAPACITY`] destinations the table starts over (a destination whose
+/// name was forgotten is then connected to by address and its certificate must name
+/// the address, so forgetting never weakens the check).
+#[derive(Debug, Default)]
+pub struct ServerNames(parking_lot::Mutex<std::collections::HashMap<SocketAddr, String>>);
+
+impl ServerNames {
+    /// Destinations remembered at most.
+    pub const CAPACITY: usize = 4096;
+
+    /// Connections to `addr` are for server `name`.
+    pub fn remember(&self, addr: SocketAddr, name: &str) {
+        let mut m = self.0.lock();
+        if m.len() >= Self::CAPACITY && !m.contains_key(&addr) {
+            m.clear();
+        }
+        if m.get(&addr).map(String::as_str) != Some(name) {
+            m.insert(addr, name.to_ascii_lowercase());
+        }
+    }
+
+    /// The server name for `addr`, if one was given.
+    pub fn get(&self, addr: &SocketAddr) -> Option<String> {
+        self.0.lock().get(addr).cloned()
+    }
+}
+
+/// The TLS transport as the endpoint sends through it: by server name (SNI, and the
+/// certificate checked against the name) when [`ServerNames`] has one for the
+/// destination, else by address.
+#[derive(Debug, Clone)]
+pub struct NamedTls {
+    /// The transport.
+    pub inner: sipcore_tls::TlsTransport,
+    /// Names by destination.
+    pub names: std::sync::Arc<ServerNames>,
+}
+
+impl sipcore::transport::Transport for NamedTls {
+    fn kind(&self) -> sipcore::transport::TransportKind {
+        sipcore::transport::TransportKind::Tls
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        sipcore::transport::Transport::local_addr(&self.inner)
+    }
+
+    fn send(
+        &self,
+        target: &sipcore::transport::Target,
+        data: bytes::Bytes,
+    ) -> Result<(), sipcore::transport::SendError> {
+        match self.names.get(&target.addr) {
+            Some(name) => self.inner.send_to(target.addr, Some(&name), data),
+            None => sipcore::transport::Transport::send(&self.inner, target, data),
+        }
+    }
+
+    fn send_response(
+        &self,
+        target: &sipcore::transport::Target,
+        data: bytes::Bytes,
+    ) -> Result<(), sipcore::transport::SendError> {
+        sipcore::transport::Transport::send_response(&self.inner, target, data)
+    }
+}

@@ -351,7 +351,7 @@ fn ids(recs: &[serde_json::Value], event: &str) -> Vec<String> {
 fn config(uas: SocketAddr, journal: &Path, extra: &str) -> String {
     format!(
         "[server]\nlisten = [\"udp:127.0.0.1:0\"]\nnext_hop = \"{uas}\"\npool = \"shared\"\nworkers = 2\n\
-         [cdr]\nenabled = true\npath = \"{}\"\nfsync_ms = 50\n{extra}\n\
+         [acl]\ntrusted = [\"127.0.0.1\"]\n[cdr]\nenabled = true\npath = \"{}\"\nfsync_ms = 50\n{extra}\n\
          [shutdown]\ndrain_ms = 15000\n",
         journal.display()
     )

@@ -234,3 +234,76 @@ fn a_dead_first_target_costs_the_no_response_time_once() {
     // The first request and its retransmissions before the timeout; nothing after.
     assert!((1..=3).contains(&at_dead), "{at_dead}");
 }
+
+struct Inbox(crossbeam_channel::Sender<sipcore::transport::Received>);
+impl sipcore::transport::MessageSink for Inbox {
+    fn on_received(&self, r: sipcore::transport::Received) {
+        let _ = self.0.send(r);
+    }
+}
+
+/// TLS to a gateway given by name (RFC 5922): the proxy sends the name as SNI and
+/// checks the certificate against it; the same server reached under a name its
+/// certificate does not carry is refused (503 upstream at once).
+#[test]
+fn tls_to_a_named_gateway_checks_the_certificate_against_the_name() {
+    use sipcore_tls::{CertSource, ServerTls, TlsConfig, TlsTransport};
+    let dir = common::Dir::new("tls-by-name");
+    let c = rcgen::generate_simple_self_signed(vec!["gw.carrier.test".into()]).unwrap();
+    let (cert_file, key_file) = (dir.0.join("gw.crt"), dir.0.join("gw.key"));
+    std::fs::write(&cert_file, c.cert.pem()).unwrap();
+    std::fs::write(&key_file, c.signing_key.serialize_pem()).unwrap();
+    let (tx, got) = crossbeam_channel::unbounded();
+    let mut gw_cfg = TlsConfig::default();
+    gw_cfg.tcp.listen.push("127.0.0.1:0".parse().unwrap());
+    gw_cfg.server = Some(ServerTls::new(CertSource::files(
+        cert_file.to_str().unwrap(),
+        key_file.to_str().unwrap(),
+    )));
+    let gw = TlsTransport::start(
+        gw_cfg,
+        std::sync::Arc::new(Inbox(tx)),
+        std::sync::Arc::new(()),
+    )
+    .unwrap();
+    let port = gw.listeners()[0].port();
+    let dns = Dnsmasq::start(&zone(&[
+        "--host-record=gw.carrier.test,127.0.0.1".into(),
+        "--host-record=wrong.carrier.test,127.0.0.1".into(),
+    ]));
+    let px = proxy_with(
+        dns.addr,
+        &format!(
+            "[tls]\nca_file = \"{}\"\n\
+             [[routes.prefix]]\nprefix = \"+1\"\ngateways = [{{ uri = \"sip:gw.carrier.test:{port};transport=tls\" }}]\n\
+             [[routes.prefix]]\nprefix = \"+2\"\ngateways = [{{ uri = \"sip:wrong.carrier.test:{port};transport=tls\" }}]",
+            cert_file.display()
+        ),
+    );
+    let p = px.udp[0];
+    let c = caller();
+    // The right name: the request arrives at the gateway over TLS.
+    let me = c.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS sip:+1555@{p} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKtlsname\r\n\
+         From: <sip:alice@127.0.0.1>;tag=f\r\nTo: <sip:+1555@{p}>\r\nCall-ID: tlsname\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    c.send_to(msg.as_bytes(), p).unwrap();
+    let r = got
+        .recv_timeout(WAIT)
+        .expect("the request over TLS at the gateway");
+    let text = String::from_utf8_lossy(&r.data).into_owned();
+    assert!(
+        text.starts_with("OPTIONS sip:+1555@gw.carrier.test:"),
+        "{text}"
+    );
+    // The wrong name, same server and certificate: refused, 503 upstream.
+    let r = ask(&c, p, &format!("sip:+2555@{p}"), "tlswrong");
+    assert!(r.starts_with("SIP/2.0 503"), "{r}");
+    assert!(
+        got.try_recv().is_err(),
+        "nothing reached the gateway under the wrong name"
+    );
+    gw.shutdown();
+}
