@@ -74,6 +74,9 @@ pub struct Running {
     pub tls: Option<TlsTransport>,
     /// Bound metrics address.
     pub metrics: Option<SocketAddr>,
+    /// The `[tls]` section it started with (what [`reload_tls`](Self::reload_tls)
+    /// reads again).
+    pub tls_section: crate::tls::TlsSection,
 }
 
 impl Running {
@@ -107,6 +110,23 @@ impl Running {
             "stopped"
         );
         left
+    }
+
+    /// SIGHUP: the certificate, key and CA files of `[tls]` are read again and used for
+    /// the connections accepted and opened from now on; open connections keep theirs
+    /// (none is dropped). On an error (unreadable file, key not matching) nothing
+    /// changes and the error is returned. `Ok(false)`: no TLS.
+    pub fn reload_tls(&self) -> Result<bool, sipcore_tls::TlsError> {
+        let Some(tls) = &self.tls else {
+            return Ok(false);
+        };
+        let (server, client) = crate::tls::server_and_client(&self.tls_section);
+        // Load both before replacing either, so a bad pair changes nothing.
+        if let Some(server) = server {
+            tls.reload(server)?;
+        }
+        tls.reload_client(client)?;
+        Ok(true)
     }
 
     /// SIGHUP: the CDR writer reopens its journal at the configured path.
@@ -316,6 +336,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         tcp,
         tls,
         metrics: metrics_addr,
+        tls_section: cfg.tls.clone(),
     })
 }
 

@@ -5,8 +5,11 @@
 //! The proxy serves `tls:ADDR` listen addresses with one certificate chain and key
 //! (`tls.cert_file`, `tls.key_file`) and checks the servers it connects to over TLS
 //! (gateways with `transport = "tls"`, `sips:` and `;transport=tls` targets) against
-//! the CA bundle `tls.ca_file`. Without DNS, outgoing connections go to IP addresses:
-//! the server certificate must name the address (an IP subject alternative name).
+//! the CA bundle `tls.ca_file` (or the system's, `tls.system_roots`). A destination
+//! given by host name is connected to with that name as SNI and its certificate must
+//! carry the name (RFC 5922, [`ServerNames`], [`NamedTls`]); one given by address must
+//! carry the address (an IP subject alternative name). SIGHUP reloads the files
+//! (`Running::reload_tls`) without dropping connections.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -30,6 +33,10 @@ pub struct TlsSection {
     /// PEM file with the CA certificates the servers the proxy connects to over TLS
     /// must chain to. Without it every outgoing TLS connection fails (a 503 upstream).
     pub ca_file: Option<String>,
+    /// Trust the system's CA bundle (Debian's `/etc/ssl/certs/ca-certificates.crt`, or
+    /// the RHEL/Alpine equivalents) instead of `ca_file`: for carriers with public
+    /// certificates.
+    pub system_roots: bool,
     /// Longest time from accept or connect to a complete handshake; a handshake still
     /// running then is closed, and a branch waiting on it gets a 503.
     pub handshake_timeout_secs: u64,
@@ -41,6 +48,7 @@ impl Default for TlsSection {
             cert_file: None,
             key_file: None,
             ca_file: None,
+            system_roots: false,
             handshake_timeout_secs: 10,
         }
     }
@@ -111,8 +119,27 @@ pub fn check(cfg: &Config) -> Result<(), (&'static str, String)> {
         .prefix
         .iter()
         .flat_map(|p| &p.gateways)
-        .any(|g| g.transport.eq_ignore_ascii_case("tls"));
-    if tls_gateway && t.ca_file.is_none() {
+        .any(|g| {
+            g.transport.eq_ignore_ascii_case("tls")
+                || g.uri.as_deref().is_some_and(|u| {
+                    let u = u.to_ascii_lowercase();
+                    u.starts_with("sips:") || u.contains(";transport=tls")
+                })
+        });
+    if t.system_roots && t.ca_file.is_some() {
+        return Err((
+            "tls.system_roots",
+            "give either tls.ca_file or tls.system_roots, not both".into(),
+        ));
+    }
+    if t.system_roots && system_bundle().is_none() {
+        return Err((
+            "tls.system_roots",
+            "no system CA bundle found (/etc/ssl/certs/ca-certificates.crt: install ca-certificates)"
+                .into(),
+        ));
+    }
+    if tls_gateway && t.ca_file.is_none() && !t.system_roots {
         return Err((
             "tls.ca_file",
             "a gateway with transport \"tls\" needs the CA bundle to check it against".into(),
@@ -133,7 +160,7 @@ pub fn check(cfg: &Config) -> Result<(), (&'static str, String)> {
 /// Whether the proxy needs a TLS transport: it listens on TLS, or may connect out
 /// over TLS (roots are configured).
 pub fn wanted(cfg: &Config) -> bool {
-    cfg.listens().iter().any(|l| l.tls) || cfg.tls.ca_file.is_some()
+    cfg.listens().iter().any(|l| l.tls) || cfg.tls.ca_file.is_some() || cfg.tls.system_roots
 }
 
 /// The `sipcore_tls` configuration: listening on `listen`, with `workers` workers.
@@ -147,13 +174,37 @@ pub fn transport_config(
     c.tcp.listen = listen;
     c.tcp.workers = workers;
     c.handshake_timeout = Duration::from_secs(t.handshake_timeout_secs);
-    if let (Some(chain), Some(key)) = (&t.cert_file, &t.key_file) {
-        c.server = Some(ServerTls::new(CertSource::files(chain, key)));
-    }
-    let mut client = ClientTls::default();
-    client.roots = t.ca_file.as_ref().map(PemSource::file);
+    let (server, client) = server_and_client(t);
+    c.server = server;
     c.client = client;
     c
+}
+
+/// The server side (when a certificate and key are configured) and the client side
+/// (trust roots) of `[tls]`.
+pub fn server_and_client(t: &TlsSection) -> (Option<ServerTls>, ClientTls) {
+    let server = match (&t.cert_file, &t.key_file) {
+        (Some(chain), Some(key)) => Some(ServerTls::new(CertSource::files(chain, key))),
+        _ => None,
+    };
+    let mut client = ClientTls::default();
+    client.roots = match (&t.ca_file, t.system_roots) {
+        (Some(f), _) => Some(PemSource::file(f)),
+        (None, true) => system_bundle().map(PemSource::file),
+        (None, false) => None,
+    };
+    (server, client)
+}
+
+/// Where the distributions keep the system CA bundle (the first that exists).
+pub fn system_bundle() -> Option<&'static str> {
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
 }
 
 /// The configuration key a file named in a `sipcore_tls` error belongs to.

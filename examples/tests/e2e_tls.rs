@@ -368,3 +368,59 @@ fn certificate_errors_name_the_key_and_the_file() {
     .to_string();
     assert!(e.starts_with("tls.ca_file:"), "{e}");
 }
+
+/// SIGHUP's TLS reload (`Running::reload_tls`): new connections get the certificate
+/// now in the files; a broken file is refused and the certificate in use stays.
+#[test]
+fn tls_certificates_reload_without_a_restart() {
+    let dir = common::Dir::new("tls-reload");
+    let old = cert(&dir, "old");
+    let new = cert(&dir, "new");
+    let px = common::proxy(&format!(
+        "[server]\nlisten = [\"tls:127.0.0.1:0\"]\n[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+        old.cert_file, old.key_file
+    ));
+    let tls_addr = px.tls.as_ref().unwrap().listeners()[0];
+    let options = |call: &str| {
+        Bytes::from(format!(
+            "OPTIONS sip:{tls_addr};transport=tls SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5099;branch=z9hG4bK{call}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=a\r\nTo: <sip:{tls_addr}>\r\n\
+             Call-ID: {call}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        ))
+    };
+    // A client that trusts only the new certificate cannot talk to the proxy yet.
+    let (before, _rx) = tls_client(&new.pem);
+    before.send_to(tls_addr, None, options("before")).unwrap();
+    let end = std::time::Instant::now() + WAIT;
+    while before.stats().handshake_failures == 0 {
+        assert!(
+            std::time::Instant::now() < end,
+            "the handshake never failed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The files now hold the new certificate: reloaded, a new connection gets it.
+    std::fs::copy(&new.cert_file, &old.cert_file).unwrap();
+    std::fs::copy(&new.key_file, &old.key_file).unwrap();
+    assert!(px.reload_tls().unwrap());
+    let (after, rx) = tls_client(&new.pem);
+    after.send_to(tls_addr, None, options("after")).unwrap();
+    let r = rx
+        .recv_timeout(WAIT)
+        .expect("an answer over TLS after the reload");
+    assert!(r.data.starts_with(b"SIP/2.0 200"));
+    // A broken key file: refused, the loaded certificate stays in use.
+    std::fs::write(&old.key_file, "not a key").unwrap();
+    assert!(px.reload_tls().is_err());
+    let (still, rx) = tls_client(&new.pem);
+    still.send_to(tls_addr, None, options("still")).unwrap();
+    assert!(rx
+        .recv_timeout(WAIT)
+        .unwrap()
+        .data
+        .starts_with(b"SIP/2.0 200"));
+    for c in [before, after, still] {
+        c.shutdown();
+    }
+    px.shutdown();
+}

@@ -67,8 +67,15 @@ fn main() -> ExitCode {
 fn serve(running: &server::Running, mut signals: Signals, drain: Duration) -> ExitCode {
     for sig in signals.forever() {
         if sig == SIGHUP {
-            tracing::info!("SIGHUP: reopening the CDR journal");
+            tracing::info!("SIGHUP: reopening the CDR journal, reloading TLS certificates");
             running.reopen_cdr();
+            match running.reload_tls() {
+                Ok(true) => tracing::info!("TLS certificates reloaded"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS reload refused; the old certificates stay")
+                }
+            }
             continue;
         }
         tracing::info!(signal = sig, "stopping");
