@@ -89,6 +89,8 @@ pub struct Names {
     pending: Arc<AtomicUsize>,
     max_pending: usize,
     seed: RandomState,
+    /// Resolutions so far: with `seed`, a different SRV weight draw for each one.
+    serial: AtomicU64,
     /// Counters.
     pub stats: Arc<NameStats>,
 }
@@ -132,6 +134,7 @@ impl Names {
             pending: Arc::default(),
             max_pending: cfg.max_pending,
             seed: RandomState::new(),
+            serial: AtomicU64::new(0),
             stats: Arc::default(),
         })
     }
@@ -170,7 +173,11 @@ impl Names {
         }
         let job = Arc::new(Mutex::new(Job {
             selector,
-            rng: Spread(self.seed.hash_one(uri) | 1),
+            rng: Spread(
+                self.seed
+                    .hash_one((uri, self.serial.fetch_add(1, Ordering::Relaxed)))
+                    | 1,
+            ),
             found: Vec::new(),
             result: None,
             finished: false,

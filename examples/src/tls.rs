@@ -114,18 +114,13 @@ pub fn check(cfg: &Config) -> Result<(), (&'static str, String)> {
     if t.handshake_timeout_secs == 0 {
         return Err(("tls.handshake_timeout_secs", "must be at least 1".into()));
     }
-    let tls_gateway = cfg
-        .routes
-        .prefix
-        .iter()
-        .flat_map(|p| &p.gateways)
-        .any(|g| {
-            g.transport.eq_ignore_ascii_case("tls")
-                || g.uri.as_deref().is_some_and(|u| {
-                    let u = u.to_ascii_lowercase();
-                    u.starts_with("sips:") || u.contains(";transport=tls")
-                })
-        });
+    let tls_gateway = cfg.routes.prefix.iter().flat_map(|p| &p.gateways).any(|g| {
+        g.transport.eq_ignore_ascii_case("tls")
+            || g.uri.as_deref().is_some_and(|u| {
+                let u = u.to_ascii_lowercase();
+                u.starts_with("sips:") || u.contains(";transport=tls")
+            })
+    });
     if t.system_roots && t.ca_file.is_some() {
         return Err((
             "tls.system_roots",

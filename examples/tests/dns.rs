@@ -307,3 +307,102 @@ fn tls_to_a_named_gateway_checks_the_certificate_against_the_name() {
     );
     gw.shutdown();
 }
+
+/// RFC 2782: two SRV targets of one priority share the requests by their weights
+/// (3:1 here) over many resolutions.
+#[test]
+fn srv_weights_spread_requests() {
+    let (heavy, heavy_rx) = peer("200 OK", "");
+    let (light, light_rx) = peer("200 OK", "");
+    let dns = Dnsmasq::start(&zone(&[
+        format!(
+            "--srv-host=_sip._udp.carrier.test,heavy.carrier.test,{},10,75",
+            heavy.addr.port()
+        ),
+        format!(
+            "--srv-host=_sip._udp.carrier.test,light.carrier.test,{},10,25",
+            light.addr.port()
+        ),
+        "--host-record=heavy.carrier.test,127.0.0.1".into(),
+        "--host-record=light.carrier.test,127.0.0.1".into(),
+    ]));
+    let px = proxy_with(dns.addr, "next_hop = \"sip:carrier.test\"");
+    let p = px.udp[0];
+    let c = caller();
+    let n = 200;
+    for i in 0..n {
+        let r = ask(&c, p, &format!("sip:bob@{p}"), &format!("w{i}"));
+        assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    }
+    let (h, l) = (heavy_rx.try_iter().count(), light_rx.try_iter().count());
+    assert_eq!(h + l, n);
+    // 150 expected on the heavy target; the bounds are > 6 standard deviations wide.
+    assert!((110..=185).contains(&h), "heavy {h}, light {l}");
+    eprintln!("SRV weights 75/25 over {n} requests: {h}/{l}");
+}
+
+/// A responder on an already bound socket (answers 200, reports what it got), for
+/// `limit` requests.
+fn responder_on(s: UdpSocket) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let answer = ok_or("200 OK", "");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        for _ in 0..300 {
+            if let Ok((n, from)) = s.recv_from(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let _ = s.send_to(answer(&text).as_bytes(), from);
+                if tx.send(text).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// An address whose TTL ran out is looked up again: the destination moves with it.
+#[test]
+fn a_changed_record_is_picked_up_after_its_ttl() {
+    // The same port on two addresses: the URI names the port, the record the address.
+    let (old, new) = loop {
+        let old = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = old.local_addr().unwrap().port();
+        if let Ok(new) = UdpSocket::bind(("127.0.0.5", port)) {
+            break (old, new);
+        }
+    };
+    let port = old.local_addr().unwrap().port();
+    let (old_rx, new_rx) = (responder_on(old), responder_on(new));
+    let dir = common::Dir::new("dns-ttl");
+    let hosts = dir.0.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 moving.carrier.test\n").unwrap();
+    let dns = Dnsmasq::start(&[
+        "--local=/carrier.test/".into(),
+        "--local-ttl=1".into(),
+        format!("--addn-hosts={}", hosts.display()),
+    ]);
+    let px = proxy_with(dns.addr, "");
+    let p = px.udp[0];
+    let c = caller();
+    let uri = format!("sip:bob@moving.carrier.test:{port}");
+    let r = ask(&c, p, &uri, "ttl0");
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert!(old_rx.try_recv().is_ok());
+    // The record moves to 127.0.0.5 (dnsmasq rereads its hosts file on SIGHUP); once
+    // the 1 s TTL has run out the requests follow it.
+    std::fs::write(&hosts, "127.0.0.5 moving.carrier.test\n").unwrap();
+    dns.reload();
+    let end = Instant::now() + WAIT;
+    for i in 1.. {
+        let r = ask(&c, p, &uri, &format!("ttl{i}"));
+        assert!(r.starts_with("SIP/2.0 200"), "{r}");
+        if new_rx.try_recv().is_ok() {
+            break;
+        }
+        assert!(Instant::now() < end, "the new address never got a request");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

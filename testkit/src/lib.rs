@@ -93,6 +93,17 @@ impl Dnsmasq {
     }
 }
 
+impl Dnsmasq {
+    /// SIGHUP: dnsmasq rereads its hosts files (`--addn-hosts`) and clears its cache.
+    pub fn reload(&self) {
+        let ok = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -HUP dnsmasq");
+    }
+}
+
 impl Drop for Dnsmasq {
     fn drop(&mut self) {
         let _ = self.child.kill();
