@@ -136,6 +136,11 @@ pub struct ServerConfig {
     pub rate_burst: f64,
     /// Over the limit: `"503"` (with Retry-After) or `"drop"`.
     pub rate_limit_action: RateAction,
+    /// The UDP receive queue is sized so that, full, it holds about this much work at
+    /// the rate the workers can serve (`sipcore::pool::QueueBound`): a throttled or
+    /// overloaded proxy then drops what it cannot serve in time instead of serving it
+    /// after the sender has retransmitted it. 0: the buffer stays `udp_recv_buffer`.
+    pub udp_queue_delay_ms: u64,
     /// A branch that got no response at all within this many milliseconds has failed
     /// (failover to the next destination; Kamailio's `fr_timer`); 0: 64*T1 (32 s).
     pub no_response_ms: u64,
@@ -170,6 +175,7 @@ impl Default for ServerConfig {
             rate_burst: 200.0,
             rate_limit_action: RateAction::Refuse,
             no_response_ms: 5000,
+            udp_queue_delay_ms: 100,
         }
     }
 }

@@ -182,6 +182,13 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
             if cfg.server.udp_recv_buffer > 0 {
                 u.recv_buffer = Some(cfg.server.udp_recv_buffer);
             }
+            if cfg.server.udp_queue_delay_ms > 0 {
+                u.queue_bound = Some(sipcore::pool::QueueBound {
+                    target_delay: Duration::from_millis(cfg.server.udp_queue_delay_ms),
+                    max_bytes: cfg.server.udp_recv_buffer.max(64 << 10),
+                    ..Default::default()
+                });
+            }
             let pool =
                 bind_pool(cfg.server.pool, &u, workers).map_err(|source| StartError::Bind {
                     addr: l.addr,

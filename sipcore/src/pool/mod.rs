@@ -20,6 +20,7 @@
 mod dispatcher;
 mod flow;
 mod inline;
+mod queue_bound;
 mod reuseport;
 mod shared;
 
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 pub use dispatcher::{DispatcherPool, DEFAULT_QUEUE};
 pub use inline::InlinePool;
+pub use queue_bound::{QueueBound, QueueBounder};
 pub use reuseport::ReusePortPool;
 pub use shared::SharedSocketPool;
 
@@ -152,11 +154,13 @@ pub(crate) fn handle_timed(
     handler: &mut dyn WorkerHandler,
     stats: &WorkerStats,
     received: Received,
-) {
+) -> (std::time::Instant, Duration) {
     let len = received.data.len();
     let started = std::time::Instant::now();
     handler.handle(received);
-    stats.record(len, started.elapsed());
+    let busy = started.elapsed();
+    stats.record(len, busy);
+    (started, busy)
 }
 
 /// Receives one datagram into `scratch` and copies it into an exactly sized `Bytes`:

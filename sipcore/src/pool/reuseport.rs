@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use super::queue_bound::{QueueBound, QueueBounder};
 use super::{
     handle_timed, join_all, recv_one, snapshots, DatagramHandler, ReceiverPool, WorkerSnapshot,
     WorkerStats, RECV_BUFFER,
@@ -26,6 +27,7 @@ pub struct ReusePortPool {
     stats: Vec<Arc<WorkerStats>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    queue_bound: Option<QueueBound>,
 }
 
 impl ReusePortPool {
@@ -47,6 +49,7 @@ impl ReusePortPool {
             transport,
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
+            queue_bound: config.queue_bound,
         })
     }
 }
@@ -67,11 +70,21 @@ impl ReceiverPool for ReusePortPool {
             let socket = socket.clone();
             let stats = self.stats[id].clone();
             let stop = self.stop.clone();
+            let mut bounder = self.queue_bound.map(|q| {
+                let now = socket2::SockRef::from(&*socket)
+                    .recv_buffer_size()
+                    .unwrap_or(q.max_bytes);
+                QueueBounder::new(q, now)
+            });
             let t = crate::runtime::spawn(format!("sip-udp-{id}"), move || {
                 let mut scratch = vec![0u8; RECV_BUFFER];
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok(Some(r)) = recv_one(&socket, &mut scratch, local) {
-                        handle_timed(worker.as_mut(), &stats, r);
+                        let (started, busy) = handle_timed(worker.as_mut(), &stats, r);
+                        if let Some(size) = bounder.as_mut().and_then(|b| b.on_handled(started + busy, busy)) {
+                            // The kernel doubles what it is given (its bookkeeping).
+                            let _ = socket2::SockRef::from(&*socket).set_recv_buffer_size(size / 2);
+                        }
                     }
                 }
             })?;

@@ -32,6 +32,11 @@ pub struct UdpConfig {
     /// `SO_RCVBUF` in bytes; `None` keeps the system default. Under load the receive
     /// buffer absorbs bursts while workers are busy: Kamailio sizes it up to 256 KiB.
     pub recv_buffer: Option<usize>,
+    /// Size the receive buffer of each worker's socket for a bounded queueing delay
+    /// from the worker's measured capacity ([`QueueBound`](crate::pool::QueueBound);
+    /// the reuse-port pool, where each worker owns its socket). `recv_buffer` is the
+    /// starting size. Default `None`: the buffer stays as configured.
+    pub queue_bound: Option<crate::pool::QueueBound>,
     /// `SO_SNDBUF` in bytes; `None` keeps the system default.
     pub send_buffer: Option<usize>,
     /// Set `SO_REUSEPORT` so several sockets (one per worker) can bind the same address.
@@ -49,6 +54,7 @@ impl UdpConfig {
         UdpConfig {
             addr,
             recv_buffer: None,
+            queue_bound: None,
             send_buffer: None,
             reuse_port: false,
             mtu: 1500,
