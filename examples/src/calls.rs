@@ -101,6 +101,9 @@ pub struct Call {
     pub edits: BranchEdits,
     /// Destinations whose names are being resolved (branches to come).
     pub resolving: usize,
+    /// A name could not even be looked up: too many resolutions in progress (the
+    /// answer is 503 with Retry-After).
+    pub dns_busy: bool,
     /// Further addresses of the destination being tried (RFC 3263 candidates), tried
     /// in order on failure before the next gateway.
     pub alternates: std::collections::VecDeque<crate::target::Dest>,
@@ -141,6 +144,7 @@ impl Call {
             started: now,
             edits: BranchEdits::default(),
             resolving: 0,
+            dns_busy: false,
             alternates: std::collections::VecDeque::new(),
         }
     }

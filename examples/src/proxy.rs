@@ -409,7 +409,20 @@ impl Handler for Proxy {
         }
         if c.branches.is_empty() && c.resolving == 0 {
             c.answered = true;
+            let busy = c.dns_busy;
             drop(c);
+            if busy {
+                // The pending-resolution table is full: come back later.
+                self.metrics.refuse(Refusal::Overload);
+                let secs = self.retry_after.to_string();
+                let tag = ctx.new_tag();
+                let b = response_to(&req, StatusCode::SERVICE_UNAVAILABLE)
+                    .to_tag(tag.as_str())
+                    .header("Retry-After", secs.as_str())
+                    .build();
+                self.respond_bytes(ctx, id, b);
+                return;
+            }
             let refusal =
                 (last_error == StatusCode::SERVICE_UNAVAILABLE).then_some(Refusal::NoRoute);
             self.answer(ctx, id, &req, last_error, refusal);

@@ -77,7 +77,10 @@ impl Proxy {
                 c.resolving += 1;
                 Ok(())
             }
-            Resolution::Busy => Err(StatusCode::SERVICE_UNAVAILABLE),
+            Resolution::Busy => {
+                c.dns_busy = true;
+                Err(StatusCode::SERVICE_UNAVAILABLE)
+            }
         }
     }
 

@@ -406,3 +406,41 @@ fn a_changed_record_is_picked_up_after_its_ttl() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Requests waiting for names are bounded: past `dns.max_pending`, 503 with
+/// Retry-After at once (here the one slot is held by a lookup a silent server never
+/// answers).
+#[test]
+fn a_full_pending_table_is_503_with_retry_after() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let px = common::proxy(&format!(
+        "[server]\nlisten = [\"udp:127.0.0.1:0\"]\nnext_hop = \"sip:carrier.test\"\n\
+         [acl]\ntrusted = [\"127.0.0.1\"]\n\
+         [dns]\nservers = [\"{}\"]\ntimeout_ms = 3000\nmax_pending = 1\n",
+        silent.local_addr().unwrap()
+    ));
+    let p = px.udp[0];
+    let first = caller();
+    let me = first.local_addr().unwrap();
+    let msg = format!(
+        "OPTIONS sip:bob@{p} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKhold\r\n\
+         From: <sip:alice@127.0.0.1>;tag=f\r\nTo: <sip:bob@{p}>\r\nCall-ID: hold\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    first.send_to(msg.as_bytes(), p).unwrap();
+    // The first request holds the slot once its first query reached the server.
+    let mut buf = [0u8; 512];
+    silent.set_read_timeout(Some(WAIT)).unwrap();
+    silent
+        .recv_from(&mut buf)
+        .expect("the resolver asks the silent server");
+    let second = caller();
+    let r = ask(&second, p, &format!("sip:carol@{p}"), "busy");
+    assert!(r.starts_with("SIP/2.0 503"), "{r}");
+    assert!(!headers(&r, "Retry-After").is_empty(), "{r}");
+    let names = px.proxy.names.as_ref().unwrap();
+    assert_eq!(
+        names.stats.busy.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}

@@ -106,8 +106,12 @@ impl QueueBounder {
         // it is below that, and the floor keeps room for bursts.
         let capacity = handled as f64 / secs;
         self.rate = capacity;
-        let wanted = capacity * self.cfg.target_delay.as_secs_f64() * self.cfg.datagram_bytes as f64;
-        let wanted = (wanted as usize).clamp(self.cfg.min_bytes, self.cfg.max_bytes.max(self.cfg.min_bytes));
+        let wanted =
+            capacity * self.cfg.target_delay.as_secs_f64() * self.cfg.datagram_bytes as f64;
+        let wanted = (wanted as usize).clamp(
+            self.cfg.min_bytes,
+            self.cfg.max_bytes.max(self.cfg.min_bytes),
+        );
         let moved = wanted.abs_diff(self.current) > self.current / 4;
         if moved {
             self.current = wanted;
@@ -128,7 +132,13 @@ mod tests {
     }
 
     /// Feeds `n` datagrams of `each` handling time, one every `every`.
-    fn feed(b: &mut QueueBounder, t: &mut Instant, n: u32, each: Duration, every: Duration) -> Option<usize> {
+    fn feed(
+        b: &mut QueueBounder,
+        t: &mut Instant,
+        n: u32,
+        each: Duration,
+        every: Duration,
+    ) -> Option<usize> {
         let mut last = None;
         for _ in 0..n {
             *t += every;
@@ -145,14 +155,35 @@ mod tests {
         let mut b = QueueBounder::new(cfg, 4 << 20);
         let mut t = t0();
         // Saturated at 100k datagrams/s: 100 ms of it is 10k datagrams, 20 MB: clamped.
-        assert_eq!(feed(&mut b, &mut t, 30_000, Duration::from_micros(10), Duration::from_micros(10)), None);
+        assert_eq!(
+            feed(
+                &mut b,
+                &mut t,
+                30_000,
+                Duration::from_micros(10),
+                Duration::from_micros(10)
+            ),
+            None
+        );
         assert_eq!(b.current(), 4 << 20);
         // Throttled to 2500/s (the handling time alone still says 10 µs): 250
         // datagrams, 500 KiB.
-        let size = feed(&mut b, &mut t, 2000, Duration::from_micros(10), Duration::from_micros(400));
+        let size = feed(
+            &mut b,
+            &mut t,
+            2000,
+            Duration::from_micros(10),
+            Duration::from_micros(400),
+        );
         assert_eq!(size, Some(512_000));
         // Fast again: the buffer grows back.
-        let size = feed(&mut b, &mut t, 50_000, Duration::from_micros(10), Duration::from_micros(10));
+        let size = feed(
+            &mut b,
+            &mut t,
+            50_000,
+            Duration::from_micros(10),
+            Duration::from_micros(10),
+        );
         assert_eq!(size, Some(4 << 20));
     }
 
@@ -162,11 +193,23 @@ mod tests {
         let mut b = QueueBounder::new(cfg, 512_000);
         let mut t = t0();
         // 10 % slower: within a quarter, no change.
-        let size = feed(&mut b, &mut t, 1000, Duration::from_micros(10), Duration::from_micros(440));
+        let size = feed(
+            &mut b,
+            &mut t,
+            1000,
+            Duration::from_micros(10),
+            Duration::from_micros(440),
+        );
         assert_eq!(size, None);
         // Nearly idle (50 datagrams/s): the floor.
         let mut b = QueueBounder::new(cfg, 512_000);
-        let size = feed(&mut b, &mut t, 30, Duration::from_micros(10), Duration::from_millis(20));
+        let size = feed(
+            &mut b,
+            &mut t,
+            30,
+            Duration::from_micros(10),
+            Duration::from_millis(20),
+        );
         assert_eq!(size, Some(256 << 10));
     }
 }
