@@ -444,3 +444,35 @@ fn a_full_pending_table_is_503_with_retry_after() {
         1
     );
 }
+
+/// sipp calls through a next hop given by name: SRV and A records from dnsmasq, the
+/// calls (INVITE, ACK, BYE along the Record-Route) all complete.
+#[test]
+fn sipp_calls_reach_a_next_hop_by_name() {
+    let u = common::free_port();
+    let dns = Dnsmasq::start(&zone(&[
+        format!("--srv-host=_sip._udp.carrier.test,uas.carrier.test,{u},10,0"),
+        "--host-record=uas.carrier.test,127.0.0.1".into(),
+    ]));
+    let px = proxy_with(dns.addr, "next_hop = \"sip:carrier.test\"");
+    let p = px.udp[0].port();
+    let dir = common::Dir::new("dns-sipp");
+    let uas = common::uas(&dir, &dir.scenario("uas.xml", &[]), u, "udp", 10);
+    common::uac_ok(
+        &dir,
+        &dir.scenario("uac.xml", &[]),
+        p,
+        "udp",
+        &["-m", "10", "-r", "10"],
+    );
+    uas.wait_ok(WAIT);
+    let names = px.proxy.names.as_ref().unwrap();
+    assert!(
+        names
+            .stats
+            .immediate
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 9,
+        "later calls resolved from the cache"
+    );
+}
