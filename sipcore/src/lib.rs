@@ -55,6 +55,7 @@
 //! # Ok::<(), sipcore::parse::ParseError>(())
 //! ```
 
+pub mod dialog;
 pub mod dns;
 pub mod edit;
 pub mod endpoint;
