@@ -55,6 +55,7 @@
 //! # Ok::<(), sipcore::parse::ParseError>(())
 //! ```
 
+pub mod client;
 pub mod dialog;
 pub mod dns;
 pub mod edit;
