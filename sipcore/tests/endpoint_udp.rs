@@ -400,3 +400,60 @@ fn forged_received_and_rport_are_replaced() {
     }
     endpoint.shutdown();
 }
+
+/// Sends a copy of every request's body-less marker to a fixed peer statelessly (to
+/// see which socket the endpoint sends from).
+struct Echo(SocketAddr);
+
+impl Handler for Echo {
+    fn on_request(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        req: Request,
+        _: Target,
+        _: bool,
+    ) {
+        let _ = ctx.send_stateless(
+            Target::udp(self.0),
+            bytes::Bytes::from_static(b"\r\n\r\nping"),
+        );
+        let tag = ctx.new_tag();
+        let _ = ctx.reply(id, &req, StatusCode::OK, Some(tag.as_str()));
+    }
+}
+
+/// Two listen addresses, IPv4 and IPv6: a datagram to an IPv6 peer leaves from the
+/// IPv6 socket, one to an IPv4 peer from the IPv4 socket (it used to be the first
+/// pool's socket for everything).
+#[test]
+fn udp_sends_leave_from_the_socket_of_the_destinations_family() {
+    for (peer_addr, from_v6) in [("[::1]:0", true), ("127.0.0.1:0", false)] {
+        let peer = UdpSocket::bind(peer_addr).unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let v4 = ReusePortPool::bind(&UdpConfig::new("127.0.0.1:0".parse().unwrap()), 1).unwrap();
+        let v6 = ReusePortPool::bind(&UdpConfig::new("[::1]:0".parse().unwrap()), 1).unwrap();
+        let (a4, a6) = (v4.transport().local_addr(), v6.transport().local_addr());
+        let ep = Endpoint::builder(EndpointConfig {
+            shutdown_grace: Duration::ZERO,
+            ..EndpointConfig::default()
+        })
+        .udp_pool(Box::new(v4))
+        .udp_pool(Box::new(v6))
+        .start(Arc::new(Echo(peer.local_addr().unwrap())))
+        .unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let me = client.local_addr().unwrap();
+        let opts = format!(
+            "OPTIONS sip:x@{a4} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKfam{from_v6}\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: fam{from_v6}\r\nCSeq: 1 OPTIONS\r\n\
+             Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        client.send_to(opts.as_bytes(), a4).unwrap();
+        let mut buf = [0u8; 64];
+        let (_, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(from, if from_v6 { a6 } else { a4 });
+        ep.shutdown();
+    }
+}

@@ -110,7 +110,10 @@ const WAKE_SLACK: Duration = Duration::from_millis(20);
 /// State shared by every thread of the endpoint.
 pub(crate) struct Shared {
     pub(crate) layer: TransactionLayer,
-    udp: Option<UdpTransport>,
+    /// UDP senders: one per pool (listen address). A datagram leaves from the one of
+    /// its destination's address family (an IPv6 peer is not sent to from an IPv4
+    /// socket), the first one otherwise.
+    udp: Vec<UdpTransport>,
     streams: HashMap<TransportKind, Arc<dyn Transport>>,
     handler: Arc<dyn Handler>,
     admission: Option<Arc<dyn Admission>>,
@@ -123,8 +126,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The UDP sender for `target`: the first of its address family (an IPv4-mapped
+    /// destination counts as IPv4), else the first.
+    fn udp_for(&self, target: &Target) -> Option<&UdpTransport> {
+        let v6 = match target.addr.ip() {
+            std::net::IpAddr::V6(a) => a.to_ipv4_mapped().is_none(),
+            std::net::IpAddr::V4(_) => false,
+        };
+        self.udp
+            .iter()
+            .find(|u| u.local_addr().is_ipv6() == v6)
+            .or_else(|| self.udp.first())
+    }
+
     pub(crate) fn send(&self, target: &Target, data: Bytes) -> Result<(), SendError> {
-        let r = match (self.streams.get(&target.transport), &self.udp) {
+        let r = match (self.streams.get(&target.transport), self.udp_for(target)) {
             (Some(t), _) => t.send(target, data),
             (None, Some(u)) if target.transport == TransportKind::Udp => u.send(target, data),
             _ => Err(SendError::NoTransport(target.transport)),
@@ -148,7 +164,7 @@ impl Shared {
     }
 
     pub(crate) fn transport_for_request(&self, target: Target, len: usize) -> Target {
-        match (&self.udp, target.transport) {
+        match (self.udp_for(&target), target.transport) {
             (Some(udp), TransportKind::Udp)
                 if udp.exceeds_size_rule(len) && self.streams.contains_key(&TransportKind::Tcp) =>
             {
@@ -497,7 +513,8 @@ impl std::fmt::Debug for EndpointBuilder {
 }
 
 impl EndpointBuilder {
-    /// Adds a UDP receiver pool (the first one's socket sends UDP).
+    /// Adds a UDP receiver pool (one per listen address; UDP leaves from the first
+    /// pool of the destination's address family).
     pub fn udp_pool(mut self, pool: Box<dyn ReceiverPool>) -> Self {
         self.pools.push(pool);
         self
@@ -552,7 +569,10 @@ impl EndpointBuilder {
         } = self;
         let shared = Arc::new(Shared {
             layer: TransactionLayer::new(config.transaction.clone(), now()),
-            udp: udp.or_else(|| pools.first().map(|p| p.transport())),
+            udp: match udp {
+                Some(u) => vec![u],
+                None => pools.iter().map(|p| p.transport()).collect(),
+            },
             streams,
             handler,
             admission,
