@@ -142,7 +142,10 @@ pub struct ServerConfig {
     /// after the sender has retransmitted it. 0: the buffer stays `udp_recv_buffer`.
     pub udp_queue_delay_ms: u64,
     /// A branch that got no response at all within this many milliseconds has failed
-    /// (failover to the next destination; Kamailio's `fr_timer`); 0: 64*T1 (32 s).
+    /// (failover to the next destination; Kamailio's `fr_timer`); 0 (the default):
+    /// 64*T1 (32 s). It applies to every branch: set it (2-5 s) where destinations have
+    /// alternates to fail over to; with a single next hop it only turns a slow answer
+    /// into a 408.
     pub no_response_ms: u64,
 }
 
@@ -174,7 +177,7 @@ impl Default for ServerConfig {
             rate_limit: 100.0,
             rate_burst: 200.0,
             rate_limit_action: RateAction::Refuse,
-            no_response_ms: 5000,
+            no_response_ms: 0,
             udp_queue_delay_ms: 100,
         }
     }

@@ -49,6 +49,7 @@ mod admission;
 mod counters;
 mod handler;
 mod received;
+mod wake;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -58,7 +59,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 pub use admission::{Admission, Admit, MessageClass, OverLimit, RateLimitConfig, SourceRateLimit};
 pub use counters::{CounterSnapshot, Counters};
@@ -120,8 +121,7 @@ pub(crate) struct Shared {
     counters: Counters,
     retry_after: u32,
     /// The timer thread's next planned wake-up; workers that arm an earlier timer wake it.
-    timer_wake: Mutex<Option<Instant>>,
-    timer_cv: Condvar,
+    timer_wake: wake::TimerWake,
     stopping: AtomicBool,
 }
 
@@ -203,17 +203,7 @@ impl Shared {
             }
         }
         if let Some(armed) = out.timer_armed() {
-            let mut wake = self.timer_wake.lock();
-            match *wake {
-                // Asleep until after this timer (by more than the slack): wake it.
-                Some(w) if armed + WAKE_SLACK < w => {
-                    *wake = Some(armed);
-                    self.timer_cv.notify_one();
-                }
-                // Running: it takes the earliest of this and the layer's deadline.
-                None => *wake = Some(armed),
-                Some(_) => {}
-            }
+            self.timer_wake.armed(armed);
         }
     }
 
@@ -578,8 +568,7 @@ impl EndpointBuilder {
             admission,
             counters: Counters::default(),
             retry_after: config.retry_after,
-            timer_wake: Mutex::new(None),
-            timer_cv: Condvar::new(),
+            timer_wake: wake::TimerWake::new(now(), WAKE_SLACK),
             stopping: AtomicBool::new(false),
         });
         let _ = ingress.shared.set(Arc::downgrade(&shared));
@@ -622,14 +611,9 @@ fn timer_loop(shared: &Shared) {
             .unwrap_or(t + Duration::from_millis(100))
             .min(now() + Duration::from_millis(100))
             .max(t + tick);
-        let mut wake = shared.timer_wake.lock();
-        // A worker may have armed an earlier timer since next_deadline() was read.
-        let next = wake.map_or(next, |w| w.min(next));
-        *wake = Some(next);
-        if next > now() {
-            shared.timer_cv.wait_until(&mut wake, next);
-        }
-        *wake = None;
+        // A worker may have armed an earlier timer since next_deadline() was read: the
+        // wake-up takes it into account.
+        shared.timer_wake.sleep_until(next, now);
     }
 }
 
@@ -735,10 +719,7 @@ impl Endpoint {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.shared.stopping.store(true, Ordering::Relaxed);
-        {
-            let _wake = self.shared.timer_wake.lock();
-            self.shared.timer_cv.notify_all();
-        }
+        self.shared.timer_wake.wake_all();
         if let Some(t) = self.timer.lock().take() {
             let _ = t.join();
         }
