@@ -57,6 +57,7 @@
 
 pub mod acl;
 pub mod auth;
+pub mod b2bua;
 pub mod branches;
 pub mod calls;
 pub mod cdr;
