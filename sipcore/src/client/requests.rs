@@ -1,0 +1,269 @@
+//! Client requests with completion on the threaded endpoint: send a request, get a
+//! [`ResponseHandle`] that yields its provisional and final responses (or the timeout
+//! or transport failure that ended it), instead of matching `TransactionId`s in a
+//! handler.
+//!
+//! [`Requests`] wraps the application's [`Handler`]: responses and failures of the
+//! requests sent through [`Requests::request`] go to their handles; everything else
+//! reaches the inner handler unchanged. The handle is registered inside the endpoint
+//! context that creates the transaction, before anything is sent, so no response can
+//! arrive ahead of it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use sipcore::client::{ClientEvent, Requests};
+//! use sipcore::endpoint::{Context, Endpoint, EndpointConfig, Handler};
+//! use sipcore::message::{Message, Request, StatusCode};
+//! use sipcore::pool::{ReceiverPool, ReusePortPool};
+//! use sipcore::transaction::TransactionId;
+//! use sipcore::transport::{udp::UdpConfig, Target, Transport};
+//!
+//! // A UAS answering 200, and a client endpoint.
+//! struct Ok200;
+//! impl Handler for Ok200 {
+//!     fn on_request(&self, ctx: &mut Context<'_>, id: TransactionId, req: Request, _: Target, _: bool) {
+//!         let tag = ctx.new_tag();
+//!         let _ = ctx.reply(id, &req, StatusCode::OK, Some(tag.as_str()));
+//!     }
+//! }
+//! struct Nothing;
+//! impl Handler for Nothing {
+//!     fn on_request(&self, _: &mut Context<'_>, _: TransactionId, _: Request, _: Target, _: bool) {}
+//! }
+//! let uas_pool = ReusePortPool::bind(&UdpConfig::new("127.0.0.1:0".parse()?), 1)?;
+//! let uas_addr = uas_pool.transport().local_addr();
+//! let uas = Endpoint::builder(EndpointConfig::default()).udp_pool(Box::new(uas_pool)).start(Arc::new(Ok200))?;
+//! let pool = ReusePortPool::bind(&UdpConfig::new("127.0.0.1:0".parse()?), 1)?;
+//! let me = pool.transport().local_addr();
+//! let requests = Arc::new(Requests::new(Nothing));
+//! let client = Endpoint::builder(EndpointConfig::default()).udp_pool(Box::new(pool)).start(requests.clone())?;
+//! let text = format!("OPTIONS sip:{uas_addr} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKdoc1\r\n\
+//!     From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: doc1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+//! let Message::Request(req) = Message::parse(text.into())? else { unreachable!() };
+//! let handle = requests.request(&client, req, Target::udp(uas_addr))?;
+//! let resp = handle.final_response(Duration::from_secs(5))?;
+//! assert_eq!(resp.status(), StatusCode::OK);
+//! client.shutdown();
+//! uas.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+
+use crate::endpoint::{Context, Endpoint, Handler};
+use crate::message::{Request, Response};
+use crate::transaction::{Timer, TransactionError, TransactionId, TransportFailure};
+use crate::transport::Target;
+
+/// Responses and failures kept per handle before its owner reads them; more are
+/// dropped (provisional ones first would be a nicer rule; a handle that nobody reads
+/// only loses its own events).
+const QUEUE: usize = 64;
+
+/// What happened to a request sent with [`Requests::request`].
+#[derive(Debug, Clone)]
+pub enum ClientEvent {
+    /// A response (provisional, final, and for an INVITE every 2xx of every fork).
+    Response(Response),
+    /// No final response in time (Timer B or F: act as on 408).
+    Timeout(Timer),
+    /// The transport failed (act as on 503).
+    TransportError(TransportFailure),
+}
+
+/// Why [`ResponseHandle::final_response`] has no response.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// The transaction timed out (Timer B/F).
+    #[error("no final response (timer {0:?})")]
+    Timeout(Timer),
+    /// The transport failed.
+    #[error("transport failure: {0}")]
+    Transport(TransportFailure),
+    /// Nothing came within the caller's wait.
+    #[error("no final response within the wait")]
+    Wait,
+    /// The endpoint dropped the request (shut down).
+    #[error("the request ended without a final response")]
+    Ended,
+}
+
+/// The responses of one request.
+#[derive(Debug)]
+pub struct ResponseHandle {
+    /// Its client transaction.
+    pub id: TransactionId,
+    rx: Receiver<ClientEvent>,
+}
+
+impl ResponseHandle {
+    /// The next event, waiting up to `wait`.
+    pub fn next(&self, wait: Duration) -> Option<ClientEvent> {
+        self.rx.recv_timeout(wait).ok()
+    }
+
+    /// Waits up to `wait` for the final response (provisionals are skipped).
+    pub fn final_response(&self, wait: Duration) -> Result<Response, ClientError> {
+        let deadline = crossbeam_channel::after(wait);
+        loop {
+            crossbeam_channel::select! {
+                recv(self.rx) -> ev => match ev {
+                    Ok(ClientEvent::Response(r)) if !r.status().is_provisional() => return Ok(r),
+                    Ok(ClientEvent::Response(_)) => continue,
+                    Ok(ClientEvent::Timeout(t)) => return Err(ClientError::Timeout(t)),
+                    Ok(ClientEvent::TransportError(e)) => return Err(ClientError::Transport(e)),
+                    Err(_) => return Err(ClientError::Ended),
+                },
+                recv(deadline) -> _ => return Err(ClientError::Wait),
+            }
+        }
+    }
+}
+
+/// A [`Handler`] adapter that routes the outcomes of requests sent through it to
+/// their [`ResponseHandle`]s and everything else to `inner`.
+#[derive(Debug)]
+pub struct Requests<H> {
+    inner: H,
+    pending: Mutex<HashMap<TransactionId, Sender<ClientEvent>>>,
+}
+
+impl<H: Handler> Requests<H> {
+    /// Wraps `inner`.
+    pub fn new(inner: H) -> Requests<H> {
+        Requests {
+            inner,
+            pending: Mutex::default(),
+        }
+    }
+
+    /// The wrapped handler.
+    pub fn inner(&self) -> &H {
+        &self.inner
+    }
+
+    /// Requests still waiting for their transaction to end.
+    pub fn pending(&self) -> usize {
+        self.pending.lock().len()
+    }
+
+    /// Sends `request` to `target` in a new client transaction of `endpoint` (which
+    /// must run this adapter as its handler) and returns its handle.
+    pub fn request(
+        &self,
+        endpoint: &Endpoint,
+        request: Request,
+        target: Target,
+    ) -> Result<ResponseHandle, TransactionError> {
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        // Registered inside the context, before the drain that sends the request:
+        // nothing can come back for it before the handle exists.
+        let id = endpoint.context(|ctx| {
+            let id = ctx.send_request(request, target)?;
+            self.pending.lock().insert(id, tx);
+            Ok::<_, TransactionError>(id)
+        })?;
+        Ok(ResponseHandle { id, rx })
+    }
+
+    fn deliver(&self, id: TransactionId, ev: ClientEvent, end: bool) -> Option<ClientEvent> {
+        let mut p = self.pending.lock();
+        let Some(tx) = p.get(&id) else {
+            return Some(ev);
+        };
+        let _ = tx.try_send(ev);
+        if end {
+            p.remove(&id);
+        }
+        None
+    }
+}
+
+impl<H: Handler> Handler for Requests<H> {
+    fn on_request(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        request: Request,
+        source: Target,
+        merged: bool,
+    ) {
+        self.inner.on_request(ctx, id, request, source, merged);
+    }
+
+    fn on_cancel(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        cancel: Request,
+        source: Target,
+        invite: Option<TransactionId>,
+    ) {
+        self.inner.on_cancel(ctx, id, cancel, source, invite);
+    }
+
+    fn on_ack(
+        &self,
+        ctx: &mut Context<'_>,
+        ack: Request,
+        source: Target,
+        transaction: Option<TransactionId>,
+    ) {
+        self.inner.on_ack(ctx, ack, source, transaction);
+    }
+
+    fn on_response(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        response: Response,
+        source: Target,
+    ) {
+        if let Some(ClientEvent::Response(r)) =
+            self.deliver(id, ClientEvent::Response(response), false)
+        {
+            self.inner.on_response(ctx, id, r, source);
+        }
+    }
+
+    fn on_stray_response(&self, ctx: &mut Context<'_>, response: Response, source: Target) {
+        self.inner.on_stray_response(ctx, response, source);
+    }
+
+    fn on_timeout(&self, ctx: &mut Context<'_>, id: TransactionId, timer: Timer) {
+        let ends = matches!(timer, Timer::B | Timer::F);
+        if !ends && self.pending.lock().contains_key(&id) {
+            return; // Timer C: the layer sent a CANCEL; the final response follows.
+        }
+        if self
+            .deliver(id, ClientEvent::Timeout(timer), ends)
+            .is_some()
+        {
+            self.inner.on_timeout(ctx, id, timer);
+        }
+    }
+
+    fn on_transport_error(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        error: TransportFailure,
+    ) {
+        if let Some(ClientEvent::TransportError(e)) =
+            self.deliver(id, ClientEvent::TransportError(error), true)
+        {
+            self.inner.on_transport_error(ctx, id, e);
+        }
+    }
+
+    fn on_terminated(&self, ctx: &mut Context<'_>, id: TransactionId) {
+        if self.pending.lock().remove(&id).is_none() {
+            self.inner.on_terminated(ctx, id);
+        }
+    }
+}
