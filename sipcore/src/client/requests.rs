@@ -69,7 +69,7 @@ const QUEUE: usize = 64;
 #[derive(Debug, Clone)]
 pub enum ClientEvent {
     /// A response (provisional, final, and for an INVITE every 2xx of every fork).
-    Response(Response),
+    Response(Box<Response>),
     /// No final response in time (Timer B or F: act as on 408).
     Timeout(Timer),
     /// The transport failed (act as on 503).
@@ -113,7 +113,7 @@ impl ResponseHandle {
         loop {
             crossbeam_channel::select! {
                 recv(self.rx) -> ev => match ev {
-                    Ok(ClientEvent::Response(r)) if !r.status().is_provisional() => return Ok(r),
+                    Ok(ClientEvent::Response(r)) if !r.status().is_provisional() => return Ok(*r),
                     Ok(ClientEvent::Response(_)) => continue,
                     Ok(ClientEvent::Timeout(t)) => return Err(ClientError::Timeout(t)),
                     Ok(ClientEvent::TransportError(e)) => return Err(ClientError::Transport(e)),
