@@ -225,9 +225,9 @@ impl<H: Handler> Handler for Requests<H> {
         source: Target,
     ) {
         if let Some(ClientEvent::Response(r)) =
-            self.deliver(id, ClientEvent::Response(response), false)
+            self.deliver(id, ClientEvent::Response(Box::new(response)), false)
         {
-            self.inner.on_response(ctx, id, r, source);
+            self.inner.on_response(ctx, id, *r, source);
         }
     }
 
