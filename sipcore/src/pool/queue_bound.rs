@@ -19,34 +19,7 @@
 
 use std::time::{Duration, Instant};
 
-/// How a worker's socket buffer is sized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueBound {
-    /// How much work a full receive queue may hold. Default 100 ms (a fifth of T1).
-    pub target_delay: Duration,
-    /// The smallest buffer (bursts of an idle node). Default 256 KiB, about Linux's
-    /// default `SO_RCVBUF`.
-    pub min_bytes: usize,
-    /// The largest buffer. Default 4 MiB.
-    pub max_bytes: usize,
-    /// Kernel bytes one queued datagram costs (its payload plus the socket buffer's
-    /// overhead, which the kernel counts against `SO_RCVBUF`). Default 2048.
-    pub datagram_bytes: usize,
-    /// How often the capacity is re-measured. Default 250 ms.
-    pub window: Duration,
-}
-
-impl Default for QueueBound {
-    fn default() -> Self {
-        QueueBound {
-            target_delay: Duration::from_millis(100),
-            min_bytes: 256 << 10,
-            max_bytes: 4 << 20,
-            datagram_bytes: 2048,
-            window: Duration::from_millis(250),
-        }
-    }
-}
+pub use crate::transport::udp::QueueBound;
 
 /// The sans-IO calculation of one socket's buffer size.
 #[derive(Debug, Clone)]

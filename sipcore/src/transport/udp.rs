@@ -33,10 +33,10 @@ pub struct UdpConfig {
     /// buffer absorbs bursts while workers are busy: Kamailio sizes it up to 256 KiB.
     pub recv_buffer: Option<usize>,
     /// Size the receive buffer of each worker's socket for a bounded queueing delay
-    /// from the worker's measured capacity ([`QueueBound`](crate::pool::QueueBound);
+    /// from the worker's measured capacity ([`QueueBound`](see `pool::QueueBounder`);
     /// the reuse-port pool, where each worker owns its socket). `recv_buffer` is the
     /// starting size. Default `None`: the buffer stays as configured.
-    pub queue_bound: Option<crate::pool::QueueBound>,
+    pub queue_bound: Option<QueueBound>,
     /// `SO_SNDBUF` in bytes; `None` keeps the system default.
     pub send_buffer: Option<usize>,
     /// Set `SO_REUSEPORT` so several sockets (one per worker) can bind the same address.
@@ -147,6 +147,36 @@ impl Transport for UdpTransport {
                 addr: target.addr,
                 kind: e.kind(),
             }),
+        }
+    }
+}
+
+/// How a worker's socket buffer is sized for a bounded queueing delay (applied by the
+/// reuse-port pool's `QueueBounder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueBound {
+    /// How much work a full receive queue may hold. Default 100 ms (a fifth of T1).
+    pub target_delay: Duration,
+    /// The smallest buffer (bursts of an idle node). Default 256 KiB, about Linux's
+    /// default `SO_RCVBUF`.
+    pub min_bytes: usize,
+    /// The largest buffer. Default 4 MiB.
+    pub max_bytes: usize,
+    /// Kernel bytes one queued datagram costs (its payload plus the socket buffer's
+    /// overhead, which the kernel counts against `SO_RCVBUF`). Default 2048.
+    pub datagram_bytes: usize,
+    /// How often the capacity is re-measured. Default 250 ms.
+    pub window: Duration,
+}
+
+impl Default for QueueBound {
+    fn default() -> Self {
+        QueueBound {
+            target_delay: Duration::from_millis(100),
+            min_bytes: 256 << 10,
+            max_bytes: 4 << 20,
+            datagram_bytes: 2048,
+            window: Duration::from_millis(250),
         }
     }
 }
