@@ -185,6 +185,20 @@ pub struct RegistrarConfig {
     /// Longest contact URI stored (a longer one is refused with 400): with the
     /// contacts per AOR and the AORs, it bounds the store's memory.
     pub max_contact_bytes: usize,
+    /// The location store: `"memory"` (this node only) or `"redis://HOST:PORT/DB"`
+    /// (shared by every node using the same Redis; see docs/SCALE-OUT.md).
+    pub store: String,
+    /// Longest a REGISTER waits for a shared store to acknowledge its change (and a
+    /// call for the first fetch of an address of record this node has not cached);
+    /// past it the REGISTER gets 503 with Retry-After.
+    pub store_timeout_ms: u64,
+    /// `Retry-After` of those 503s, in seconds.
+    pub store_retry_after: u32,
+    /// Addresses of record a shared store's local cache holds at most.
+    pub cache_entries: usize,
+    /// Requests that may wait for a shared store's connection (each of its threads);
+    /// beyond, a REGISTER gets 503 at once and a lookup is answered from the cache.
+    pub store_queue: usize,
 }
 
 impl Default for RegistrarConfig {
@@ -197,6 +211,11 @@ impl Default for RegistrarConfig {
             max_contacts: 10,
             max_aors: 100_000,
             max_contact_bytes: 512,
+            store: "memory".into(),
+            store_timeout_ms: 200,
+            store_retry_after: 5,
+            cache_entries: 100_000,
+            store_queue: 1024,
         }
     }
 }
@@ -514,6 +533,15 @@ impl Config {
         }
         if r.max_contacts == 0 {
             return Err(bad("registrar.max_contacts", "must be above 0".into()));
+        }
+        if r.store != "memory" {
+            crate::location_redis::check_url(&r.store).map_err(|m| bad("registrar.store", m))?;
+        }
+        if r.store_timeout_ms == 0 || r.cache_entries == 0 || r.store_queue == 0 {
+            return Err(bad(
+                "registrar.store_timeout_ms",
+                "store_timeout_ms, cache_entries and store_queue must be above 0".into(),
+            ));
         }
         for a in &self.auth.algorithms {
             if !matches!(a.as_str(), "MD5" | "SHA-256") {

@@ -42,6 +42,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The shared location store (`registrar.store = "redis://..."`) could not start.
+    #[error("cannot start the location store: {0}")]
+    Location(#[from] crate::location_redis::RedisStartError),
     /// The endpoint's threads could not start.
     #[error("cannot start the endpoint: {0}")]
     Endpoint(std::io::Error),
@@ -198,7 +201,17 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
             "registrar without auth.register: anyone can register any address of record here"
         );
     }
-    let proxy = Arc::new(Proxy::new(cfg, &interfaces, cdr, metrics.clone(), now));
+    let mut proxy = Proxy::new(cfg, &interfaces, cdr, metrics.clone(), now);
+    if cfg.registrar.enabled && cfg.registrar.store != "memory" {
+        let store = crate::location_redis::RedisLocation::start(
+            &crate::location_redis::RedisConfig::from_registrar(&cfg.registrar),
+        )?;
+        proxy.registrar = Some(crate::registrar::Registrar::with_store(
+            &cfg.registrar,
+            Box::new(store),
+        ));
+    }
+    let proxy = Arc::new(proxy);
     let handler: Arc<dyn Handler> = proxy.clone();
     if cfg.server.rate_limit > 0.0 {
         let limit = sipcore::endpoint::SourceRateLimit::new(sipcore::endpoint::RateLimitConfig {
@@ -238,6 +251,9 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
                     .unwrap_or_default();
                 if let Some(t) = &tl {
                     extra.push_str(&metrics::tls_text(&t.stats()));
+                }
+                if let Some(r) = &px.registrar {
+                    extra.push_str(&r.metrics_text());
                 }
                 metrics::render(&px.metrics, &ep, g, &extra)
             });
