@@ -721,6 +721,24 @@ mod tests {
     }
 
     #[test]
+    fn location_store_urls() {
+        assert_eq!(Config::default().registrar.store, "memory");
+        let c = Config::parse("[registrar]\nstore = \"redis://127.0.0.1:6379/2\"\n").unwrap();
+        assert_eq!(c.registrar.store, "redis://127.0.0.1:6379/2");
+        for bad in [
+            "redis:/x",
+            "postgres://db",
+            "redis://127.0.0.1:6379/notanumber",
+        ] {
+            let e = Config::parse(&format!("[registrar]\nstore = {bad:?}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("registrar.store (line 2)"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
     fn listen_forms() {
         let l = parse_listen("tls:127.0.0.1:5061").unwrap();
         assert!(l.tls && !l.udp && !l.tcp);

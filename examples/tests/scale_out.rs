@@ -616,16 +616,32 @@ fn ten_thousand_registrations_over_two_nodes() {
         "one hash per AOR and the version counter"
     );
     let after = redis.used_memory();
+    // The REGISTER path's wait for Redis, one REGISTER at a time (after the memory was measured).
+    let mut one = Ua::new("single");
+    let mut waits: Vec<Duration> = (0..300)
+        .map(|i| {
+            let t = Instant::now();
+            let r = one.register(if i % 2 == 0 { a } else { b }, 600);
+            assert!(r.starts_with("SIP/2.0 200"), "{r}");
+            t.elapsed()
+        })
+        .collect();
+    waits.sort();
+    assert!(one.register(a, 0).starts_with("SIP/2.0 200"));
     latencies.sort();
     let per = (after.saturating_sub(before)) as f64 / N as f64;
     let line = format!(
         "bench=location-redis registrations={N} nodes=2 window={WINDOW} redis_used_memory_before={before} \
          redis_used_memory_after={after} bytes_per_binding={per:.1} register_rate_per_s={:.0} \
-         register_p50_ms={:.2} register_p99_ms={:.2} register_max_ms={:.2} redis={}",
+         register_p50_ms={:.2} register_p99_ms={:.2} register_max_ms={:.2} \
+         single_register_p50_ms={:.2} single_register_p99_ms={:.2} build={} redis={}",
         N as f64 / elapsed.as_secs_f64(),
         latencies[N / 2].as_secs_f64() * 1e3,
         latencies[N * 99 / 100].as_secs_f64() * 1e3,
         latencies[N - 1].as_secs_f64() * 1e3,
+        waits[waits.len() / 2].as_secs_f64() * 1e3,
+        waits[waits.len() * 99 / 100].as_secs_f64() * 1e3,
+        if cfg!(debug_assertions) { "debug" } else { "release" },
         String::from_utf8_lossy(
             &Command::new(REDIS).arg("--version").output().unwrap().stdout
         )
