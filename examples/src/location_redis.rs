@@ -197,18 +197,23 @@ impl RedisLocation {
             Box::new(move || reader(&s, Link::new(c, t), &frx)),
         )?;
         let (s, ftx2) = (shared.clone(), ftx.clone());
-        let changed = move |s: &Shared, aor: &str| {
-            // Only what this node holds is refetched (in the background); when the
-            // queue is full it is forgotten instead, and fetched on its next use.
-            if s.cache.contains(aor) && ftx2.try_send(refresh_msg(aor)).is_err() {
+        let changed = move |s: &Shared, version: u64, aor: &str| {
+            // Only what this node holds is refetched (in the background), unless it has
+            // that version already (its own write); when the queue is full it is
+            // forgotten instead, and fetched on its next use.
+            let fresh = match s.cache.version(aor) {
+                None => true,
+                Some(have) => version != 0 && have >= version,
+            };
+            if !fresh && ftx2.try_send(refresh_msg(aor)).is_err() {
                 s.cache.remove(aor);
             }
         };
         spawn(
             "location-subscribe",
             Box::new(move || {
-                crate::location_redis_io::subscriber(&s, Link::new(client, t), &|aor| {
-                    changed(&s, aor)
+                crate::location_redis_io::subscriber(&s, Link::new(client, t), &|v, aor| {
+                    changed(&s, v, aor)
                 })
             }),
         )?;
@@ -317,10 +322,11 @@ impl Location for RedisLocation {
     ) -> Result<Vec<Binding>, StoreError> {
         let deadline = Instant::now() + self.timeout;
         // The cached version when there is one (a stale one only costs a retry), else
-        // "unknown": the script then answers with the current bindings.
+        // "absent" (a new AOR: one round trip; an existing one: the script answers
+        // with its bindings and the change runs again on them).
         let (mut expected, mut base) = match self.shared.cache.get(aor) {
             Some(c) => (i64::try_from(c.version).unwrap_or(-1), c.bindings),
-            None => (-1, Vec::new()),
+            None => (0, Vec::new()),
         };
         for attempt in 0..TRIES {
             if attempt > 1 {

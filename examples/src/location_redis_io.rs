@@ -23,8 +23,9 @@ const POLL: Duration = Duration::from_millis(250);
 
 /// Compare-and-set of one address of record. KEYS: the hash, the version counter.
 /// ARGV: the expected version (-1: unknown), the key's expiry (Unix ms), the change
-/// channel, the AOR, then field/value pairs (none: remove). Returns `{1, version}`
-/// when stored, `{0, version, HGETALL}` when the version was not the expected one.
+/// channel, the AOR, then field/value pairs (none: remove). Publishes
+/// `<new version> <AOR>` (version 0: removed). Returns `{1, version}` when stored,
+/// `{0, version, HGETALL}` when the version was not the expected one.
 pub(crate) const SCRIPT: &str = r"
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if cur ~= tonumber(ARGV[1]) then
@@ -37,7 +38,7 @@ if #ARGV > 4 then
   redis.call('HSET', KEYS[1], 'v', v, unpack(ARGV, 5))
   redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call('PUBLISH', ARGV[3], v .. ' ' .. ARGV[4])
 return {1, v}
 ";
 
@@ -239,9 +240,17 @@ pub(crate) fn decode_write(v: Value, clock: &WallClock) -> Option<WriteResult> {
     Some(WriteResult::Conflict(version, bindings))
 }
 
-/// The subscription thread: every change notification goes to `changed`; after the
-/// subscription was (re)established, every cached entry is marked stale.
-pub(crate) fn subscriber(shared: &Shared, mut link: Link, changed: &dyn Fn(&str)) {
+/// A change notification: the AOR's new version (0: removed) and the AOR.
+pub(crate) fn parse_change(payload: &[u8]) -> Option<(u64, &str)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (v, aor) = text.split_once(' ')?;
+    Some((v.parse().ok()?, aor))
+}
+
+/// The subscription thread: every change notification goes to `changed` (new version,
+/// AOR); after the subscription was (re)established, every cached entry is marked
+/// stale.
+pub(crate) fn subscriber(shared: &Shared, mut link: Link, changed: &dyn Fn(u64, &str)) {
     while !shared.stop.load(Ordering::Relaxed) {
         if let Some(d) = link.backing_off() {
             std::thread::sleep(d.min(POLL));
@@ -260,8 +269,8 @@ pub(crate) fn subscriber(shared: &Shared, mut link: Link, changed: &dyn Fn(&str)
             match ps.get_message() {
                 Ok(msg) => {
                     shared.stats.invalidations.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(aor) = std::str::from_utf8(msg.get_payload_bytes()) {
-                        changed(aor);
+                    if let Some((version, aor)) = parse_change(msg.get_payload_bytes()) {
+                        changed(version, aor);
                     }
                 }
                 Err(e) if e.is_timeout() => {}
@@ -376,5 +385,16 @@ mod tests {
         );
         assert_eq!(decode_write(Value::Nil, &clock), None);
         assert_eq!(decode_hash(Value::Nil, &clock), (0, vec![]));
+    }
+
+    #[test]
+    fn change_notifications() {
+        assert_eq!(parse_change(b"42 alice"), Some((42, "alice")));
+        assert_eq!(
+            parse_change(b"0 a b@example.org"),
+            Some((0, "a b@example.org"))
+        );
+        assert_eq!(parse_change(b"alice"), None);
+        assert_eq!(parse_change(b"x alice"), None);
     }
 }
