@@ -180,7 +180,9 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
     /// Contacts kept per address of record.
     pub max_contacts: usize,
-    /// Addresses of record kept in all (new ones beyond get 503).
+    /// Addresses of record kept in all (new ones beyond get 503); the in-memory store
+    /// only (Redis is bounded by its own `maxmemory`, each node's cache by
+    /// `cache_entries`).
     pub max_aors: usize,
     /// Longest contact URI stored (a longer one is refused with 400): with the
     /// contacts per AOR and the AORs, it bounds the store's memory.
@@ -537,11 +539,14 @@ impl Config {
         if r.store != "memory" {
             crate::location_redis::check_url(&r.store).map_err(|m| bad("registrar.store", m))?;
         }
-        if r.store_timeout_ms == 0 || r.cache_entries == 0 || r.store_queue == 0 {
-            return Err(bad(
-                "registrar.store_timeout_ms",
-                "store_timeout_ms, cache_entries and store_queue must be above 0".into(),
-            ));
+        for (key, v) in [
+            ("registrar.store_timeout_ms", r.store_timeout_ms as usize),
+            ("registrar.cache_entries", r.cache_entries),
+            ("registrar.store_queue", r.store_queue),
+        ] {
+            if v == 0 {
+                return Err(bad(key, "must be above 0".into()));
+            }
         }
         for a in &self.auth.algorithms {
             if !matches!(a.as_str(), "MD5" | "SHA-256") {
