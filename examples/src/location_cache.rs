@@ -124,13 +124,6 @@ impl Cache {
         self.shard(aor).lock().contains_key(aor)
     }
 
-    /// The cached version of `aor`, if cached (stale or not).
-    pub fn version(&self, aor: &str) -> Option<u64> {
-        let epoch = self.epoch.load(Ordering::Relaxed);
-        let map = self.shard(aor).lock();
-        map.get(aor).filter(|e| e.epoch >= epoch).map(|e| e.version)
-    }
-
     /// Stores what the store holds of `aor` at `version`, unless the cache has a newer
     /// version already (a fetch that crossed a write). Version 0 (absent) always
     /// replaces: the address of record was removed or expired. `epoch` is

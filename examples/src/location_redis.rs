@@ -16,8 +16,10 @@
 //!   does the first lookup of an address of record this node has not cached.
 //! - **Lookups** are served from the local [`Cache`] without a round trip. Every node
 //!   subscribes to the change channel and refetches a changed AOR it holds in the
-//!   background; after the subscription was lost every entry is refetched on its next
-//!   use (served meanwhile). A node fetches an AOR on its first use, never in bulk.
+//!   background. Entries cached before the subscription was (re)established may have
+//!   missed changes: each is fetched again on its next use (within the bound; the old
+//!   bindings are served when Redis does not answer). A node fetches an AOR on its
+//!   first use, never in bulk.
 //! - **Threads.** Redis I/O runs on three threads of its own (writes, fetches,
 //!   subscription), each behind a bounded queue (`registrar.store_queue`): a full
 //!   queue is an immediate 503 (REGISTER) or a lookup answered from the cache.
@@ -201,9 +203,9 @@ impl RedisLocation {
             // Only what this node holds is refetched (in the background), unless it has
             // that version already (its own write); when the queue is full it is
             // forgotten instead, and fetched on its next use.
-            let fresh = match s.cache.version(aor) {
+            let fresh = match s.cache.get(aor) {
                 None => true,
-                Some(have) => version != 0 && have >= version,
+                Some(c) => !c.stale && version != 0 && c.version >= version,
             };
             if !fresh && ftx2.try_send(refresh_msg(aor)).is_err() {
                 s.cache.remove(aor);
@@ -228,14 +230,6 @@ impl RedisLocation {
     /// The counters.
     pub fn stats(&self) -> &Stats {
         &self.shared.stats
-    }
-
-    /// Asks the fetch thread to refresh `aor` in the background; forgets it when the
-    /// queue is full (its next lookup then fetches it).
-    fn refresh(&self, aor: &str) {
-        if self.fetches.try_send(refresh_msg(aor)).is_err() {
-            self.shared.cache.remove(aor);
-        }
     }
 
     /// Fetches `aor` and waits for it until `deadline`.
@@ -296,20 +290,23 @@ fn current(mut v: Vec<Binding>, now: Instant) -> Vec<Binding> {
 impl Location for RedisLocation {
     fn lookup(&self, aor: &str, now: Instant) -> Vec<Binding> {
         let stats = &self.shared.stats;
-        if let Some(c) = self.shared.cache.get(aor) {
-            stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-            if c.stale {
-                self.refresh(aor);
+        let cached = self.shared.cache.get(aor);
+        if let Some(c) = &cached {
+            if !c.stale {
+                stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                return current(c.bindings.clone(), now);
             }
-            return current(c.bindings, now);
         }
+        // Not cached, or cached before the change channel was (re)subscribed (it may
+        // have missed changes): fetched, within the bound; a stale entry is what is
+        // left when Redis does not answer.
         stats.cache_misses.fetch_add(1, Ordering::Relaxed);
         let deadline = Instant::now() + self.timeout;
         match self.fetch_wait(aor, deadline) {
             Ok(c) => current(c.bindings, now),
             Err(why) => {
                 tracing::debug!(aor, %why, "location lookup without Redis");
-                Vec::new()
+                cached.map(|c| current(c.bindings, now)).unwrap_or_default()
             }
         }
     }
