@@ -42,6 +42,16 @@ if ! command -v svwar >/dev/null 2>&1; then
 fi
 command -v svwar >/dev/null 2>&1 || { echo "test.sh: svwar is required and could not be installed" >&2; exit 1; }
 
+# The proxy's scale-out tests (examples/tests/scale_out.rs) run real redis-servers.
+if [ ! -x /usr/bin/redis-server ]; then
+    echo "test.sh: /usr/bin/redis-server not found, installing redis-server" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+[ -x /usr/bin/redis-server ] || { echo "test.sh: redis-server is required and could not be installed" >&2; exit 1; }
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p sipcore --features hickory --all-targets -- -D warnings

@@ -37,6 +37,11 @@ pub struct Cli {
     /// UDP receiver workers (0: the hardware threads).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// The location store: `redis://HOST:PORT/DB` to share the registrations with the
+    /// other nodes on that Redis, `memory` for this node alone. Replaces
+    /// `registrar.store`.
+    #[arg(long, value_name = "URL")]
+    pub location: Option<String>,
     /// UDP receiver strategy.
     #[arg(long, value_enum, value_name = "STRATEGY")]
     pub pool: Option<PoolKind>,
@@ -89,6 +94,9 @@ impl Cli {
         }
         if let Some(w) = self.workers {
             cfg.server.workers = w;
+        }
+        if let Some(l) = &self.location {
+            cfg.registrar.store = l.clone();
         }
         if let Some(p) = self.pool {
             cfg.server.pool = p;

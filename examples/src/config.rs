@@ -197,11 +197,27 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
     /// Contacts kept per address of record.
     pub max_contacts: usize,
-    /// Addresses of record kept in all (new ones beyond get 503).
+    /// Addresses of record kept in all (new ones beyond get 503); the in-memory store
+    /// only (Redis is bounded by its own `maxmemory`, each node's cache by
+    /// `cache_entries`).
     pub max_aors: usize,
     /// Longest contact URI stored (a longer one is refused with 400): with the
     /// contacts per AOR and the AORs, it bounds the store's memory.
     pub max_contact_bytes: usize,
+    /// The location store: `"memory"` (this node only) or `"redis://HOST:PORT/DB"`
+    /// (shared by every node using the same Redis; see docs/SCALE-OUT.md).
+    pub store: String,
+    /// Longest a REGISTER waits for a shared store to acknowledge its change (and a
+    /// call for the first fetch of an address of record this node has not cached);
+    /// past it the REGISTER gets 503 with Retry-After.
+    pub store_timeout_ms: u64,
+    /// `Retry-After` of those 503s, in seconds.
+    pub store_retry_after: u32,
+    /// Addresses of record a shared store's local cache holds at most.
+    pub cache_entries: usize,
+    /// Requests that may wait for a shared store's connection (each of its threads);
+    /// beyond, a REGISTER gets 503 at once and a lookup is answered from the cache.
+    pub store_queue: usize,
 }
 
 impl Default for RegistrarConfig {
@@ -214,6 +230,11 @@ impl Default for RegistrarConfig {
             max_contacts: 10,
             max_aors: 100_000,
             max_contact_bytes: 512,
+            store: "memory".into(),
+            store_timeout_ms: 200,
+            store_retry_after: 5,
+            cache_entries: 100_000,
+            store_queue: 1024,
         }
     }
 }
@@ -626,6 +647,18 @@ impl Config {
         if r.max_contacts == 0 {
             return Err(bad("registrar.max_contacts", "must be above 0".into()));
         }
+        if r.store != "memory" {
+            crate::location_redis::check_url(&r.store).map_err(|m| bad("registrar.store", m))?;
+        }
+        for (key, v) in [
+            ("registrar.store_timeout_ms", r.store_timeout_ms as usize),
+            ("registrar.cache_entries", r.cache_entries),
+            ("registrar.store_queue", r.store_queue),
+        ] {
+            if v == 0 {
+                return Err(bad(key, "must be above 0".into()));
+            }
+        }
         for a in &self.auth.algorithms {
             if !matches!(a.as_str(), "MD5" | "SHA-256") {
                 return Err(bad(
@@ -822,6 +855,24 @@ mod tests {
         );
         let e = Config::parse("[server]\n\nnext_hop = \"nowhere\"\n").unwrap_err();
         assert!(e.to_string().starts_with("server.next_hop (line 3)"), "{e}");
+    }
+
+    #[test]
+    fn location_store_urls() {
+        assert_eq!(Config::default().registrar.store, "memory");
+        let c = Config::parse("[registrar]\nstore = \"redis://127.0.0.1:6379/2\"\n").unwrap();
+        assert_eq!(c.registrar.store, "redis://127.0.0.1:6379/2");
+        for bad in [
+            "redis:/x",
+            "postgres://db",
+            "redis://127.0.0.1:6379/notanumber",
+        ] {
+            let e = Config::parse(&format!("[registrar]\nstore = {bad:?}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("registrar.store (line 2)"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

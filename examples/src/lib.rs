@@ -9,8 +9,9 @@
 //!   Record-Route (double when the transport changes), loose and strict routing, best
 //!   final response (a 401/407 carrying the challenges of every forked branch), CANCEL,
 //!   ACK for 2xx, Timer C, 503 at once on transport failure;
-//! - a registrar with a pluggable location store, digest authentication (MD5, SHA-256,
-//!   nonces that expire, nonce counts checked against replays);
+//! - a registrar with a pluggable location store (in memory, or shared by several nodes
+//!   in Redis: [`location_redis`], docs/SCALE-OUT.md), digest authentication (MD5,
+//!   SHA-256, nonces that expire, nonce counts checked against replays);
 //! - Class-4 prefix routes with serial failover and a gateway blacklist, an IP ACL;
 //! - asynchronous CDRs in a JSON-lines journal, Prometheus metrics;
 //! - UDP, TCP and TLS (`tls:ADDR` listen addresses with a certificate from `[tls]`;
@@ -49,8 +50,8 @@
 //! clients nor presented to TLS servers), certificate reload without a restart (the
 //! transport has [`TlsTransport::reload`](sipcore_tls::TlsTransport::reload); nothing
 //! calls it yet), replay protection for digest credentials without `qop` (the counts
-//! of `qop=auth` ones are tracked, see [`nonces`]), a persistent location store (the
-//! [`location::Location`] trait is the place for one).
+//! of `qop=auth` ones are tracked, see [`nonces`]), RFC 3327 Path and RFC 5626 flow
+//! tokens for TCP/TLS bindings shared across nodes (docs/SCALE-OUT.md).
 
 // An application, not the sans-IO core: it reads the clock.
 #![allow(clippy::disallowed_methods)]
@@ -67,6 +68,9 @@ pub mod forward;
 pub mod harness;
 pub mod local;
 pub mod location;
+pub mod location_cache;
+pub mod location_redis;
+mod location_redis_io;
 pub mod metrics;
 pub mod names;
 pub mod nonces;

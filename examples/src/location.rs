@@ -23,10 +23,34 @@ pub struct Binding {
     pub cseq: u32,
 }
 
-/// The store is full: no new address of record can be added.
+/// Why a change could not be stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("location store full")]
-pub struct Full;
+pub enum StoreError {
+    /// The store is full: no new address of record can be added.
+    #[error("location store full")]
+    Full,
+    /// A shared store did not acknowledge the change in time (nothing may be assumed
+    /// about it: the caller answers 503 and the UA registers again).
+    #[error("location store unavailable: {0}")]
+    Unavailable(Unavailable),
+}
+
+/// Why a shared store is unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// No answer within the configured bound.
+    #[error("no answer in time")]
+    Timeout,
+    /// Too many requests waiting for the store already.
+    #[error("queue full")]
+    QueueFull,
+    /// The store is down (connection refused or lost, reconnection backing off).
+    #[error("store down")]
+    Down,
+    /// Other nodes kept changing the same address of record.
+    #[error("too many concurrent changes")]
+    Contended,
+}
 
 /// Where bindings live. Implementations are shared between worker threads.
 pub trait Location: Send + Sync + fmt::Debug {
@@ -35,16 +59,23 @@ pub trait Location: Send + Sync + fmt::Debug {
 
     /// Runs `change` on the unexpired bindings of `aor` (created empty if needed) and
     /// stores the result atomically; returns the bindings after the change. An empty
-    /// result removes the address of record.
+    /// result removes the address of record. `change` may run more than once (a
+    /// shared store retries it on the current bindings when another node changed them
+    /// meanwhile): it must only depend on what it is given.
     fn modify(
         &self,
         aor: &str,
         now: Instant,
         change: &mut dyn FnMut(&mut Vec<Binding>),
-    ) -> Result<Vec<Binding>, Full>;
+    ) -> Result<Vec<Binding>, StoreError>;
 
-    /// Addresses of record stored.
+    /// Addresses of record stored (for a shared store: held in this node's cache).
     fn len(&self) -> usize;
+
+    /// The store's own counters as Prometheus text (none by default).
+    fn metrics_text(&self) -> String {
+        String::new()
+    }
 
     /// Whether nothing is stored.
     fn is_empty(&self) -> bool {
@@ -94,7 +125,7 @@ impl Location for MemoryLocation {
         aor: &str,
         now: Instant,
         change: &mut dyn FnMut(&mut Vec<Binding>),
-    ) -> Result<Vec<Binding>, Full> {
+    ) -> Result<Vec<Binding>, StoreError> {
         let mut map = self.shard(aor).lock();
         let mut list = map.remove(aor).unwrap_or_default();
         list.retain(|b| b.expires_at > now);
@@ -109,7 +140,7 @@ impl Location for MemoryLocation {
                 !b.is_empty()
             });
             if map.len() >= self.max_per_shard {
-                return Err(Full);
+                return Err(StoreError::Full);
             }
         }
         map.insert(aor.to_string(), list.clone());

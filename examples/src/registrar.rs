@@ -13,7 +13,7 @@ use sipcore::uri::Uri;
 
 use crate::config::RegistrarConfig;
 use crate::local::Local;
-use crate::location::{Binding, Location, MemoryLocation};
+use crate::location::{Binding, Location, MemoryLocation, StoreError};
 
 /// What a REGISTER came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub enum Outcome {
     BadRequest(&'static str),
     /// 503: the store is full.
     Full,
+    /// 503 with Retry-After: the shared store did not acknowledge the change within
+    /// its bound (`registrar.store_timeout_ms`); nothing was promised to the UA.
+    Unavailable,
     /// 403: the REGISTER would leave the AOR with more contacts than allowed (nothing
     /// was changed: no binding is evicted for a new one).
     TooManyContacts(usize),
@@ -47,6 +50,16 @@ pub fn call_id_key(call_id: &str) -> String {
         "sha256:{}",
         crate::auth::hex(d.get(..16).unwrap_or_default())
     )
+}
+
+fn failed(e: StoreError) -> Outcome {
+    match e {
+        StoreError::Full => Outcome::Full,
+        StoreError::Unavailable(why) => {
+            tracing::debug!(%why, "REGISTER not stored");
+            Outcome::Unavailable
+        }
+    }
 }
 
 /// The registrar and its location store.
@@ -125,7 +138,7 @@ impl Registrar {
                 }
                 return match self.store.modify(aor, now, &mut |v| v.clear()) {
                     Ok(v) => Outcome::Ok(v),
-                    Err(_) => Outcome::Full,
+                    Err(e) => failed(e),
                 };
             }
             Contacts::List(l) => l,
@@ -182,17 +195,23 @@ impl Registrar {
                     });
                 }
             }
-            if v.len() > max {
-                // Refused as a whole, the bindings left as they were.
-                too_many = true;
+            // Refused as a whole, the bindings left as they were (set on every run:
+            // a shared store may run this again on newer bindings).
+            too_many = v.len() > max;
+            if too_many {
                 *v = before;
             }
         });
         match r {
             Ok(_) if too_many => Outcome::TooManyContacts(max),
             Ok(v) => Outcome::Ok(v),
-            Err(_) => Outcome::Full,
+            Err(e) => failed(e),
         }
+    }
+
+    /// The store's counters as Prometheus text.
+    pub fn metrics_text(&self) -> String {
+        self.store.metrics_text()
     }
 
     /// The response bytes for `outcome` (To tagged with `tag`).
@@ -231,6 +250,15 @@ impl Registrar {
             Outcome::Full => response_to(req, StatusCode::SERVICE_UNAVAILABLE)
                 .to_tag(tag)
                 .build(),
+            Outcome::Unavailable => {
+                let secs = self.cfg.store_retry_after.to_string();
+                let b = response_to(req, StatusCode::SERVICE_UNAVAILABLE)
+                    .reason("Location service unavailable")
+                    .to_tag(tag)
+                    .header("Retry-After", secs.as_str())
+                    .build();
+                b
+            }
             Outcome::TooManyContacts(_) => response_to(req, StatusCode::FORBIDDEN)
                 .reason("Too many contacts")
                 .to_tag(tag)

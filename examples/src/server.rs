@@ -44,6 +44,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The shared location store (`registrar.store = "redis://..."`) could not start.
+    #[error("cannot start the location store: {0}")]
+    Location(#[from] crate::location_redis::RedisStartError),
     /// The endpoint's threads could not start.
     #[error("cannot start the endpoint: {0}")]
     Endpoint(std::io::Error),
@@ -277,6 +280,15 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
     }
     let mut proxy = Proxy::new(cfg, &interfaces, cdr, metrics.clone(), now);
     proxy.tls_names = tls_names;
+    if cfg.registrar.enabled && cfg.registrar.store != "memory" {
+        let store = crate::location_redis::RedisLocation::start(
+            &crate::location_redis::RedisConfig::from_registrar(&cfg.registrar),
+        )?;
+        proxy.registrar = Some(crate::registrar::Registrar::with_store(
+            &cfg.registrar,
+            Box::new(store),
+        ));
+    }
     let proxy = Arc::new(proxy);
     let handler: Arc<dyn Handler> = proxy.clone();
     if cfg.server.rate_limit > 0.0 {
@@ -322,6 +334,9 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
                 }
                 if let Some(n) = &px.names {
                     extra.push_str(&metrics::dns_text(n));
+                }
+                if let Some(r) = &px.registrar {
+                    extra.push_str(&r.metrics_text());
                 }
                 metrics::render(&px.metrics, &ep, g, &extra)
             });
