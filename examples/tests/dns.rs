@@ -353,10 +353,12 @@ fn responder_on(s: UdpSocket) -> mpsc::Receiver<String> {
         for _ in 0..300 {
             if let Ok((n, from)) = s.recv_from(&mut buf) {
                 let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let _ = s.send_to(answer(&text).as_bytes(), from);
+                let reply = answer(&text);
+                // Reported before it is answered: the caller's answer implies the report.
                 if tx.send(text).is_err() {
                     return;
                 }
+                let _ = s.send_to(reply.as_bytes(), from);
             }
         }
     });
