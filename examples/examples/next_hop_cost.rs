@@ -6,6 +6,8 @@
 //!
 //!   cargo run --release -p sipcore-examples --example next_hop_cost -- numeric|name N
 
+#![allow(clippy::disallowed_methods)] // a driver program: it reads the clock
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
