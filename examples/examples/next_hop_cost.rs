@@ -35,7 +35,11 @@ fn ok_for(fwd: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(v);
         out.extend_from_slice(b"\r\n");
     }
-    for (name, id) in [("From", HeaderId::From), ("Call-ID", HeaderId::CallId), ("CSeq", HeaderId::CSeq)] {
+    for (name, id) in [
+        ("From", HeaderId::From),
+        ("Call-ID", HeaderId::CallId),
+        ("CSeq", HeaderId::CSeq),
+    ] {
         out.extend_from_slice(format!("{name}: ").as_bytes());
         out.extend_from_slice(r.header(id)?);
         out.extend_from_slice(b"\r\n");
@@ -57,10 +61,16 @@ fn main() {
             let d = sipcore_testkit::Dnsmasq::start(&[
                 "--local=/carrier.test/".to_string(),
                 "--local-ttl=3600".to_string(),
-                format!("--srv-host=_sip._udp.carrier.test,gw.carrier.test,{},10,0", hop.port()),
+                format!(
+                    "--srv-host=_sip._udp.carrier.test,gw.carrier.test,{},10,0",
+                    hop.port()
+                ),
                 "--host-record=gw.carrier.test,127.0.0.1".to_string(),
             ]);
-            let s = format!("next_hop = \"sip:carrier.test\"\n[dns]\nservers = [\"{}\"]\n", d.addr);
+            let s = format!(
+                "next_hop = \"sip:carrier.test\"\n[dns]\nservers = [\"{}\"]\n",
+                d.addr
+            );
             _dns = Some(d);
             s
         }
@@ -85,7 +95,10 @@ fn main() {
         let end = Instant::now() + Duration::from_secs(10);
         loop {
             let sent = px.take_sent();
-            if let Some((_, fwd)) = sent.iter().find(|(t, b)| *t == gw && b.starts_with(b"OPTIONS")) {
+            if let Some((_, fwd)) = sent
+                .iter()
+                .find(|(t, b)| *t == gw && b.starts_with(b"OPTIONS"))
+            {
                 if let Some(ok) = ok_for(fwd) {
                     px.receive(&ok, gw);
                 }

@@ -10,10 +10,11 @@
 //! proxy answers 503 + Retry-After.
 
 use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use sipcore::dns::hickory::{HickoryConfig, HickoryError, HickoryResolver, Servers};
@@ -73,6 +74,8 @@ impl WeightRng for Spread {
 
 struct Job {
     selector: Selector,
+    /// The smallest TTL of the answers used (how long the result may be reused).
+    min_ttl: Option<Duration>,
     rng: Spread,
     found: Vec<Candidate>,
     result: Option<Outcome>,
@@ -91,6 +94,10 @@ pub struct Names {
     seed: RandomState,
     /// Resolutions so far: with `seed`, a different SRV weight draw for each one.
     serial: AtomicU64,
+    /// Finished resolutions by URI, until the smallest TTL of their answers: a request
+    /// to a cached destination costs a map lookup and a new weighted SRV draw, not a
+    /// run of the selector over the DNS cache.
+    results: Arc<Mutex<HashMap<String, (Instant, Arc<Vec<Candidate>>)>>>,
     /// Counters.
     pub stats: Arc<NameStats>,
 }
@@ -135,6 +142,7 @@ impl Names {
             max_pending: cfg.max_pending,
             seed: RandomState::new(),
             serial: AtomicU64::new(0),
+            results: Arc::default(),
             stats: Arc::default(),
         })
     }
@@ -149,8 +157,26 @@ impl Names {
         self.pending.load(Ordering::Relaxed)
     }
 
-    /// Resolves `uri` (a SIP or SIPS URI) into its candidates, most preferred first.
-    pub fn resolve(&self, uri: &str, prefs: Preferences, on_done: OnResolved) -> Resolution {
+    /// Resolves `uri` (a SIP or SIPS URI) into its candidates, most preferred first, at
+    /// `now`. (The preferences are the proxy's, the same for every call: they are not
+    /// part of the result cache's key.)
+    pub fn resolve(
+        &self,
+        uri: &str,
+        prefs: Preferences,
+        now: Instant,
+        on_done: OnResolved,
+    ) -> Resolution {
+        let mut rng = Spread(
+            self.seed
+                .hash_one((uri, self.serial.fetch_add(1, Ordering::Relaxed)))
+                | 1,
+        );
+        if let Some(list) = self.cached(uri, now) {
+            self.stats.resolutions.fetch_add(1, Ordering::Relaxed);
+            self.stats.immediate.fetch_add(1, Ordering::Relaxed);
+            return Resolution::Ready(Ok(reweigh(&list, &mut rng)));
+        }
         let selector = match Uri::parse(uri.as_bytes()) {
             Ok(Uri::Sip(s)) => Selector::new(&s, prefs),
             _ => match SipUri::parse(uri.as_bytes()) {
@@ -173,11 +199,8 @@ impl Names {
         }
         let job = Arc::new(Mutex::new(Job {
             selector,
-            rng: Spread(
-                self.seed
-                    .hash_one((uri, self.serial.fetch_add(1, Ordering::Relaxed)))
-                    | 1,
-            ),
+            rng,
+            min_ttl: None,
             found: Vec::new(),
             result: None,
             finished: false,
@@ -188,6 +211,9 @@ impl Names {
             resolver: self.resolver.clone(),
             pending: self.pending.clone(),
             stats: self.stats.clone(),
+            results: self.results.clone(),
+            uri: uri.to_string(),
+            now,
         });
         ctx.step(&job);
         let mut j = job.lock();
@@ -210,6 +236,93 @@ struct Driver {
     resolver: Arc<CachingResolver<HickoryResolver>>,
     pending: Arc<AtomicUsize>,
     stats: Arc<NameStats>,
+    results: Arc<Mutex<HashMap<String, (Instant, Arc<Vec<Candidate>>)>>>,
+    uri: String,
+    /// When the resolution started (the cached result's TTL counts from it).
+    now: Instant,
+}
+
+/// Results kept at most (the table starts over beyond: a resolution is then redone).
+const RESULTS: usize = 4096;
+
+/// RFC 2782's weighted order drawn again over a kept candidate list: within each run
+/// of one transport and SRV priority, the SRV targets (their addresses kept together
+/// and in order) are ordered by weight; everything else keeps its place.
+fn reweigh(list: &[Candidate], rng: &mut Spread) -> Vec<Candidate> {
+    let mut out = Vec::with_capacity(list.len());
+    let mut i = 0;
+    while i < list.len() {
+        let Some((prio, _)) = list[i].srv else {
+            out.push(list[i].clone());
+            i += 1;
+            continue;
+        };
+        let kind = list[i].transport;
+        let mut j = i;
+        while j < list.len() && list[j].transport == kind && list[j].srv.map(|s| s.0) == Some(prio)
+        {
+            j += 1;
+        }
+        // The targets of this priority group, each a block of its addresses.
+        let mut blocks: Vec<(u32, &[Candidate])> = Vec::new();
+        let mut k = i;
+        while k < j {
+            let from = &list[k].resolved_from;
+            let mut e = k;
+            while e < j && &list[e].resolved_from == from {
+                e += 1;
+            }
+            let weight = list[k].srv.map_or(0, |s| u32::from(s.1));
+            blocks.push((weight, &list[k..e]));
+            k = e;
+        }
+        // Zero weights first (RFC 2782), then draws proportional to the weights.
+        blocks.sort_by_key(|b| b.0 != 0);
+        while !blocks.is_empty() {
+            let total: u32 = blocks.iter().map(|b| b.0).sum();
+            let pick = rng.pick(total);
+            let mut run = 0;
+            let at = blocks
+                .iter()
+                .position(|b| {
+                    run += b.0;
+                    run >= pick
+                })
+                .unwrap_or(0);
+            out.extend_from_slice(blocks.remove(at).1);
+        }
+        i = j;
+    }
+    out
+}
+
+impl Names {
+    /// The candidates of `uri` if a resolution of it is still fresh at `now` (the
+    /// weighted SRV order drawn anew): the cheap path, to try before
+    /// [`resolve`](Self::resolve) builds its callback.
+    pub fn lookup_cached(&self, uri: &str, now: Instant) -> Option<Vec<Candidate>> {
+        let list = self.cached(uri, now)?;
+        self.stats.resolutions.fetch_add(1, Ordering::Relaxed);
+        self.stats.immediate.fetch_add(1, Ordering::Relaxed);
+        let mut rng = Spread(
+            self.seed
+                .hash_one((uri, self.serial.fetch_add(1, Ordering::Relaxed)))
+                | 1,
+        );
+        Some(reweigh(&list, &mut rng))
+    }
+
+    fn cached(&self, uri: &str, now: Instant) -> Option<Arc<Vec<Candidate>>> {
+        let mut m = self.results.lock();
+        match m.get(uri) {
+            Some((until, list)) if *until > now => Some(list.clone()),
+            Some(_) => {
+                m.remove(uri);
+                None
+            }
+            None => None,
+        }
+    }
 }
 
 impl Driver {
@@ -248,7 +361,13 @@ impl Driver {
             self.resolver.lookup(
                 query,
                 Box::new(move |r| {
-                    jb.lock().selector.answer(&q, selector_answer(&r));
+                    {
+                        let mut j = jb.lock();
+                        if let Ok(res) = &r {
+                            j.min_ttl = Some(j.min_ttl.map_or(res.ttl, |t| t.min(res.ttl)));
+                        }
+                        j.selector.answer(&q, selector_answer(&r));
+                    }
                     d.step(&jb);
                 }),
             );
@@ -271,7 +390,18 @@ impl Driver {
             self.stats.failures.fetch_add(1, Ordering::Relaxed);
             Err(j.selector.exhausted())
         } else {
-            Ok(std::mem::take(&mut j.found))
+            let found = std::mem::take(&mut j.found);
+            // Kept for the smallest TTL seen (at most 5 minutes); a numeric URI
+            // (no lookup) is not worth keeping.
+            if let Some(ttl) = j.min_ttl.filter(|t| !t.is_zero()) {
+                let mut m = self.results.lock();
+                if m.len() >= RESULTS {
+                    m.clear();
+                }
+                let until = self.now + ttl.min(Duration::from_secs(300));
+                m.insert(self.uri.clone(), (until, Arc::new(found.clone())));
+            }
+            Ok(found)
         };
         if j.detached {
             j.on_done.take().map(|done| (done, outcome))

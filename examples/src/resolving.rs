@@ -65,11 +65,14 @@ impl Proxy {
         let (Some(names), Some(runtime)) = (&self.names, self.runtime.get().cloned()) else {
             return Err(StatusCode::SERVICE_UNAVAILABLE);
         };
+        if let Some(list) = names.lookup_cached(uri, ctx.now()) {
+            return self.start_candidates(ctx, call_ref, c, dest, Ok(list), info);
+        }
         let (cr, d) = (call_ref.clone(), dest.clone());
         let on_done = Box::new(move |outcome: Outcome| {
             Self::later(&runtime, |px, ctx| px.resolved(ctx, &cr, &d, outcome));
         });
-        match names.resolve(uri, self.preferences(), on_done) {
+        match names.resolve(uri, self.preferences(), ctx.now(), on_done) {
             Resolution::Ready(outcome) => {
                 self.start_candidates(ctx, call_ref, c, dest, outcome, info)
             }
@@ -174,7 +177,9 @@ impl Proxy {
                 Self::later(&runtime, |px, ctx| px.send_ack(ctx, &copy, &list));
             }
         });
-        if let Resolution::Ready(Ok(list)) = names.resolve(uri, self.preferences(), on_done) {
+        if let Resolution::Ready(Ok(list)) =
+            names.resolve(uri, self.preferences(), ctx.now(), on_done)
+        {
             self.send_ack(ctx, ack, &list);
         }
     }

@@ -46,6 +46,9 @@ pub struct Candidate {
     /// The host name this address was resolved from (an SRV target, or the URI's
     /// host); `None` for a numeric host.
     pub resolved_from: Option<String>,
+    /// The SRV record's `(priority, weight)` it came from, if any: what a caller that
+    /// keeps candidates needs to draw RFC 2782's weighted order again.
+    pub srv: Option<(u16, u16)>,
 }
 
 /// What the selector needs or has.
@@ -89,6 +92,7 @@ enum Step {
         name: String,
         port: u16,
         transport: TransportKind,
+        srv: Option<(u16, u16)>,
     },
     Emit(Candidate),
 }
@@ -143,6 +147,7 @@ impl Selector {
                 addr: SocketAddr::new(ip, port),
                 server_name: None,
                 resolved_from: None,
+                srv: None,
             }));
         } else if let Some(port) = uri.port() {
             // §4.2: an explicit port: A/AAAA, no SRV.
@@ -154,6 +159,7 @@ impl Selector {
                 name: sel.domain.clone(),
                 port,
                 transport,
+                srv: None,
             });
         } else if let Some(transport) = explicit {
             // §4.2: the transport is known: its SRV records, else A/AAAA.
@@ -212,6 +218,7 @@ impl Selector {
                                     name: normalise(&srv.target),
                                     port: srv.port,
                                     transport,
+                                    srv: Some((srv.priority, srv.weight)),
                                 });
                             }
                         }
@@ -224,6 +231,7 @@ impl Selector {
                             name: self.domain.clone(),
                             port: default_port(transport),
                             transport,
+                            srv: None,
                         });
                     }
                 }
@@ -231,6 +239,7 @@ impl Selector {
                     name,
                     port,
                     transport,
+                    srv,
                 } => {
                     let mut addrs = Vec::new();
                     let mut pending = false;
@@ -264,6 +273,7 @@ impl Selector {
                             addr: SocketAddr::new(ip, port),
                             server_name: self.server_name.clone(),
                             resolved_from: Some(name.clone()),
+                            srv,
                         }));
                     }
                 }
