@@ -97,7 +97,7 @@ pub struct Names {
     /// Finished resolutions by URI, until the smallest TTL of their answers: a request
     /// to a cached destination costs a map lookup and a new weighted SRV draw, not a
     /// run of the selector over the DNS cache.
-    results: Arc<Mutex<HashMap<String, (Instant, Arc<Vec<Candidate>>)>>>,
+    results: Arc<Results>,
     /// Counters.
     pub stats: Arc<NameStats>,
 }
@@ -236,11 +236,14 @@ struct Driver {
     resolver: Arc<CachingResolver<HickoryResolver>>,
     pending: Arc<AtomicUsize>,
     stats: Arc<NameStats>,
-    results: Arc<Mutex<HashMap<String, (Instant, Arc<Vec<Candidate>>)>>>,
+    results: Arc<Results>,
     uri: String,
     /// When the resolution started (the cached result's TTL counts from it).
     now: Instant,
 }
+
+/// Finished resolutions by URI: until when, and the candidates.
+type Results = Mutex<HashMap<String, (Instant, Arc<Vec<Candidate>>)>>;
 
 /// Results kept at most (the table starts over beyond: a resolution is then redone).
 const RESULTS: usize = 4096;
