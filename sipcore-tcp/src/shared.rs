@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ use crate::config::TcpConfig;
 use crate::conn::{write_some, Conn, Phase, WriteState};
 use crate::failure::Close;
 use crate::layer::{LayerFactory, LayerSlot};
+use crate::limits::{Direction, Limits, Refusal};
 use crate::stats::Counters;
 use crate::supervisor::Command;
 use crate::table::{Blacklist, Table};
@@ -64,6 +65,7 @@ pub(crate) struct Shared {
     pub(crate) stats: Counters,
     pub(crate) table: Table,
     pub(crate) blacklist: Blacklist,
+    limits: Limits,
     pub(crate) sink: Arc<dyn MessageSink>,
     pub(crate) events: Arc<dyn TransportEvents>,
     /// What targets and reports carry: `Tcp`, or the layer's kind (`Tls`).
@@ -100,6 +102,7 @@ impl Shared {
             kind: layers.as_ref().map_or(TransportKind::Tcp, |l| l.kind()),
             layers,
             blacklist: Blacklist::new(config.blacklist_max),
+            limits: Limits::new(&config),
             config,
             clock: Clock::new(),
             stats: Counters::default(),
@@ -436,16 +439,15 @@ impl Shared {
         let _ = self.send_on(conn, Bytes::from_static(data));
     }
 
-    /// Takes a slot under `max_connections`.
-    pub(crate) fn reserve_slot(&self) -> bool {
-        let max = self.config.max_connections as u64;
-        let prev = self.stats.connections_open.fetch_add(1, Ordering::AcqRel);
-        if prev >= max {
-            self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
-            false
-        } else {
-            true
-        }
+    /// Takes a slot for a connection of `direction` to or from `ip` (the connection
+    /// limits, [`Limits`]).
+    pub(crate) fn reserve_slot(&self, direction: Direction, ip: IpAddr) -> Result<(), Refusal> {
+        self.limits.reserve(&self.stats, direction, ip)
+    }
+
+    /// Gives back the slot of a connection of `direction` to or from `ip`.
+    pub(crate) fn release_slot(&self, direction: Direction, ip: IpAddr) {
+        self.limits.release(&self.stats, direction, ip);
     }
 
     /// Opens a connection to `addr` (for server `name`, with a layer) with `first` queued
@@ -484,7 +486,7 @@ impl Shared {
                     }
                 },
             };
-            if !self.reserve_slot() {
+            if self.reserve_slot(Direction::Outbound, addr.ip()).is_err() {
                 Counters::inc(&self.stats.connection_limit);
                 return Err(SendError::ConnectionFailed {
                     addr,
@@ -493,7 +495,7 @@ impl Shared {
                 });
             }
             if !self.reserve_queue(n) {
-                self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                self.release_slot(Direction::Outbound, addr.ip());
                 Counters::inc(&self.stats.queue_full);
                 return Err(SendError::QueueFull);
             }
@@ -507,7 +509,7 @@ impl Shared {
                     conn.map(Arc::new)
                 }
                 Err(e) => {
-                    self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                    self.release_slot(Direction::Outbound, addr.ip());
                     self.stats
                         .queued_bytes
                         .fetch_sub(n as u64, Ordering::AcqRel);
@@ -556,7 +558,7 @@ impl Shared {
         if slot.ready {
             // A layer without a handshake: the message goes behind its first flight.
             if let Err(e) = slot.session.write_plain(first, &mut wire) {
-                self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                self.release_slot(Direction::Outbound, addr.ip());
                 self.stats
                     .queued_bytes
                     .fetch_sub(n as u64, Ordering::AcqRel);
@@ -674,7 +676,7 @@ impl Shared {
         drop(dropped);
         self.unindex(conn, &aliases);
         let _ = conn.stream.shutdown(Shutdown::Both);
-        self.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+        self.release_slot(Direction::of(conn.outbound), conn.peer.ip());
         self.report(conn, why, &aliases);
         self.command(Command::Closed(conn.clone()));
         true

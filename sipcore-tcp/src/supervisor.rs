@@ -28,6 +28,7 @@ use crate::clock::ms;
 use crate::conn::{flush_queue, Conn, Phase, ReadState};
 use crate::failure::Close;
 use crate::layer::LayerSlot;
+use crate::limits::{Direction, Refusal};
 use crate::shared::{Shared, PING};
 use crate::stats::Counters;
 use crate::wheel::Wheel;
@@ -267,9 +268,15 @@ impl Supervisor {
 
     fn accepted(&mut self, stream: TcpStream, peer: std::net::SocketAddr) {
         let shared = &self.shared;
-        if !shared.reserve_slot() {
-            Counters::inc(&shared.stats.accept_refused);
-            return; // dropping the stream closes it
+        match shared.reserve_slot(Direction::Inbound, peer.ip()) {
+            Ok(()) => {}
+            Err(why) => {
+                Counters::inc(match why {
+                    Refusal::Limit => &shared.stats.accept_refused,
+                    Refusal::PerIp => &shared.stats.accept_refused_per_ip,
+                });
+                return; // dropping the stream closes it
+            }
         }
         Counters::inc(&shared.stats.accepted);
         if shared.config.nodelay {
@@ -289,7 +296,7 @@ impl Supervisor {
                     // Our own configuration failed (no certificate): nothing to report
                     // to; the peer sees the connection close.
                     Counters::inc(&shared.stats.handshake_failures);
-                    shared.stats.connections_open.fetch_sub(1, Ordering::AcqRel);
+                    shared.release_slot(Direction::Inbound, peer.ip());
                     return;
                 }
             },

@@ -333,6 +333,68 @@ fn max_connections_bounds_accepts_and_connects() {
 }
 
 #[test]
+fn inbound_at_its_limit_still_leaves_outbound_connections() {
+    let mut cfg = config();
+    cfg.max_inbound = 2;
+    cfg.max_outbound = 1;
+    let node = start(cfg);
+    let a = TcpStream::connect(node.addr()).unwrap();
+    let b = TcpStream::connect(node.addr()).unwrap();
+    assert!(wait_for(|| node.tcp.stats().accepted == 2));
+    let mut c = TcpStream::connect(node.addr()).unwrap();
+    assert!(closed_by_peer(&mut c), "inbound is at its limit");
+    assert_eq!(node.tcp.stats().accept_refused, 1);
+    // The trunk still gets its connection, and the message arrives on it.
+    let trunk = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = Target::tcp(trunk.local_addr().unwrap());
+    node.tcp.send(&to, request("to-trunk", "")).unwrap();
+    let (mut s, _) = trunk.accept().unwrap();
+    let got = String::from_utf8(read_message(&mut s)).unwrap();
+    assert!(got.contains("to-trunk"), "{got}");
+    let st = node.tcp.stats();
+    assert_eq!((st.inbound_open, st.outbound_open), (2, 1));
+    assert_eq!(st.connections_open, 3);
+    // The outbound limit is its own: a second destination is refused.
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = node
+        .tcp
+        .send(&Target::tcp(other.local_addr().unwrap()), request("y", ""))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        SendError::ConnectionFailed {
+            reason: "connection limit",
+            ..
+        }
+    ));
+    drop((a, b));
+}
+
+#[test]
+fn per_ip_limit_refuses_a_source_and_keeps_others() {
+    let mut cfg = config();
+    cfg.max_per_ip = Some(1);
+    let node = start(cfg);
+    let a = TcpStream::connect(node.addr()).unwrap();
+    assert!(wait_for(|| node.tcp.stats().accepted == 1));
+    let mut b = TcpStream::connect(node.addr()).unwrap();
+    assert!(closed_by_peer(&mut b), "second from 127.0.0.1");
+    assert_eq!(node.tcp.stats().accept_refused_per_ip, 1);
+    // Positive control: another loopback source is accepted.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&"127.0.0.2:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    sock.connect(&node.addr().into()).unwrap();
+    assert!(wait_for(|| node.tcp.stats().accepted == 2));
+    // The slot comes back when the connection closes.
+    drop(a);
+    assert!(wait_for(|| node.tcp.stats().inbound_open == 1));
+    let _c = TcpStream::connect(node.addr()).unwrap();
+    assert!(wait_for(|| node.tcp.stats().accepted == 3));
+    drop(sock);
+}
+
+#[test]
 fn sends_queued_while_connecting_are_flushed_in_order() {
     let (server, _) = start_echo(config());
     let node = start(config());
