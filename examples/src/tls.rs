@@ -146,6 +146,7 @@ pub fn transport_config(
     let mut c = sipcore_tls::TlsConfig::default();
     c.tcp.listen = listen;
     c.tcp.workers = workers;
+    crate::tcp::apply(&cfg.tcp, &mut c.tcp);
     c.handshake_timeout = Duration::from_secs(t.handshake_timeout_secs);
     if let (Some(chain), Some(key)) = (&t.cert_file, &t.key_file) {
         c.server = Some(ServerTls::new(CertSource::files(chain, key)));

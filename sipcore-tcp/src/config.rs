@@ -102,6 +102,9 @@ pub struct TcpConfig {
     /// Linux's autotuning). A small value makes the write queue take over sooner. Default:
     /// none.
     pub send_buffer: Option<usize>,
+    /// `SO_RCVBUF` for every connection, in bytes (kernel memory per connection);
+    /// `None` keeps the system default and its autotuning. Default: none.
+    pub recv_buffer: Option<usize>,
     /// Bytes a worker reads per `read` call (its scratch buffer). Default 16 KiB.
     pub read_chunk: usize,
     /// Local addresses to bind outgoing connections to, used in turn (several loopback
@@ -140,6 +143,7 @@ impl Default for TcpConfig {
             use_alias: false,
             nodelay: true,
             send_buffer: None,
+            recv_buffer: None,
             read_chunk: 16 * 1024,
             connect_sources: Vec::new(),
             handshake_timeout: Duration::from_secs(10),

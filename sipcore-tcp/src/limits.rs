@@ -167,12 +167,13 @@ mod tests {
     use super::*;
 
     fn config(total: usize, inbound: usize, outbound: usize, per_ip: Option<usize>) -> TcpConfig {
-        let mut c = TcpConfig::default();
-        c.max_connections = total;
-        c.max_inbound = inbound;
-        c.max_outbound = outbound;
-        c.max_per_ip = per_ip;
-        c
+        TcpConfig {
+            max_connections: total,
+            max_inbound: inbound,
+            max_outbound: outbound,
+            max_per_ip: per_ip,
+            ..TcpConfig::default()
+        }
     }
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));

@@ -622,6 +622,9 @@ impl Shared {
         if let Some(n) = self.config.send_buffer {
             socket.set_send_buffer_size(n)?;
         }
+        if let Some(n) = self.config.recv_buffer {
+            socket.set_recv_buffer_size(n)?;
+        }
         let sources: Vec<_> = self
             .config
             .connect_sources

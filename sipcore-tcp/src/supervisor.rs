@@ -285,6 +285,9 @@ impl Supervisor {
         if let Some(n) = shared.config.send_buffer {
             let _ = socket2::SockRef::from(&stream).set_send_buffer_size(n);
         }
+        if let Some(n) = shared.config.recv_buffer {
+            let _ = socket2::SockRef::from(&stream).set_recv_buffer_size(n);
+        }
         let local = stream
             .local_addr()
             .unwrap_or_else(|_| std::net::SocketAddr::new(peer.ip(), 0));
