@@ -1,9 +1,10 @@
 //! Loopback tests: limits, timeouts and failure reporting.
 //!
-//! Timing: failures must be *reported at once*. The tests print the measured delay and
-//! assert it is below 500 ms, RFC 3261's T1: a failure found before the first
-//! retransmission timer could fire was found by the event, not by a timeout. (On an idle
-//! machine the delays are a few milliseconds.)
+//! Timing: failures must be *reported at once*. The tests print the measured delay (a
+//! few milliseconds on an idle machine; latency figures belong in the benches) and
+//! assert it is below [`AT_ONCE`], half the default `connect_timeout`: a failure
+//! reported before the timeout could have fired was found by its event. The bound is
+//! generous so that a loaded machine never fails the test.
 
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)] // loopback tests measure real time
 
@@ -16,7 +17,8 @@ use bytes::Bytes;
 use common::*;
 use sipcore::transport::{ConnectionFailure, SendError, Target, Transport};
 
-const T1: Duration = Duration::from_millis(500);
+/// Below the default `connect_timeout` (10 s): reported by the event, not by a timer.
+const AT_ONCE: Duration = Duration::from_secs(5);
 
 fn closed_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -58,7 +60,7 @@ fn refused_connect_is_reported_at_once_and_blacklisted() {
         }
     };
     eprintln!("refused connect reported after {delay:?}");
-    assert!(delay < T1, "reported after {delay:?}");
+    assert!(delay < AT_ONCE, "reported after {delay:?}");
     assert_eq!(
         node.tcp.send(&to, request("again", "")),
         Err(SendError::Blacklisted(to.addr))
@@ -96,7 +98,7 @@ fn reset_is_reported_at_once_for_the_waiting_transaction() {
             reason: "reset"
         }
     );
-    assert!(delay < T1, "reported after {delay:?}");
+    assert!(delay < AT_ONCE, "reported after {delay:?}");
     assert_eq!(node.tcp.stats().reset, 1);
     assert_eq!(
         node.tcp.send(&to, request("again", "")),
