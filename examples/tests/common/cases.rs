@@ -177,19 +177,24 @@ pub fn gateway_failover_after_503(t: &str) {
     );
 }
 
+/// A short load run: 2500 calls at 250 cps, none may fail. Figures under load are the
+/// benches' (`benches/scripts`); this only proves the proxy carries concurrent calls
+/// without losing one, so it must pass on a loaded 2-core machine too: the rate leaves
+/// room, and a slow UAS is waited for (no_response_ms = 0: Timer B/F, 32 s) instead of
+/// failed over after 5 s.
 pub fn short_load_run_without_failures(t: &str) {
     let dir = Dir::new(&format!("load-{t}"));
-    let uas = uas(&dir, &dir.scenario("uas.xml", &[]), t, 5000);
-    let px = proxy(&next_hop_config(t, uas.port));
+    let uas = uas(&dir, &dir.scenario("uas.xml", &[]), t, 2500);
+    let px = proxy(&next_hop_config(t, uas.port).replacen("[acl]", "no_response_ms = 0\n[acl]", 1));
     let p = port_of(&px, t);
     uac_ok(
         &dir,
         &dir.scenario("uac.xml", &[]),
         p,
         t,
-        &["-m", "5000", "-r", "500"],
+        &["-m", "2500", "-r", "250"],
     );
-    uas.wait_ok(Duration::from_secs(30));
+    uas.wait_ok(Duration::from_secs(60));
 }
 
 /// Timer C (1 s here): a callee that rings for ever is cancelled, the caller gets 408.
