@@ -130,6 +130,7 @@
 //! ```
 
 mod alias;
+mod channel;
 mod clock;
 mod config;
 mod conn;
