@@ -67,6 +67,8 @@ pub struct Config {
     pub tls: crate::tls::TlsSection,
     /// The resolver for host names in destinations.
     pub dns: DnsConfig,
+    /// The TCP connection manager's limits and timeouts (TCP and TLS).
+    pub tcp: crate::tcp::TcpSection,
 }
 
 /// `[log]`
@@ -772,6 +774,7 @@ impl Config {
                 .map_err(|_| bad("metrics.listen", format!("{m:?} is not IP:PORT")))?;
         }
         crate::tls::check(self).map_err(|(key, msg)| bad(key, msg))?;
+        crate::tcp::check(&self.tcp).map_err(|(key, msg)| bad(key, msg))?;
         Ok(())
     }
 

@@ -23,6 +23,7 @@
 //!                                                   └─ Proxy: Handler
 //!        proxy ─ target (Route, loop hash) ─ forward (edits) ─ calls (§16.7 state)
 //!              ─ registrar/location ─ auth (nonces) ─ routes (Class-4) ─ acl ─ cdr ─ metrics
+//!        tcp ([tcp] → sipcore-tcp limits, RLIMIT_NOFILE)
 //!        tls ([tls] → sipcore-tls: TCP manager + rustls; TLS stats in metrics)
 //! ```
 //!
@@ -81,4 +82,5 @@ pub mod resolving;
 pub mod routes;
 pub mod server;
 pub mod target;
+pub mod tcp;
 pub mod tls;

@@ -224,6 +224,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         shutdown_grace: Duration::from_millis(200),
         ..EndpointConfig::default()
     };
+    raise_nofile(cfg, !tcp_listen.is_empty());
     let mut builder = Endpoint::builder(ep_cfg);
     for p in pools {
         builder = builder.udp_pool(p);
@@ -234,6 +235,7 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         let mut tcp_cfg = TcpConfig::default();
         tcp_cfg.listen = tcp_listen.clone();
         tcp_cfg.workers = workers;
+        crate::tcp::apply(&cfg.tcp, &mut tcp_cfg);
         let t = TcpTransport::start(tcp_cfg, builder.sink(), builder.transport_events()).map_err(
             |source| StartError::Bind {
                 addr: tcp_listen[0],
@@ -360,6 +362,29 @@ pub fn start(cfg: &Config) -> Result<Running, StartError> {
         metrics: metrics_addr,
         tls_section: cfg.tls.clone(),
     })
+}
+
+/// Raises `RLIMIT_NOFILE` for the connection limits of the TCP and TLS transports
+/// (`[tcp]` applies to each) and says so when the limit caps them.
+fn raise_nofile(cfg: &Config, tcp: bool) {
+    let transports = u64::from(tcp) + u64::from(crate::tls::wanted(cfg));
+    if transports == 0 {
+        return;
+    }
+    let wanted = (cfg.tcp.max_connections as u64).saturating_mul(transports);
+    let n = crate::tcp::raise_nofile(wanted);
+    if let Some(room) = n.caps() {
+        tracing::warn!(
+            limit = n.now,
+            hard_limit_reached = true,
+            max_connections = cfg.tcp.max_connections,
+            "RLIMIT_NOFILE {} caps tcp.max_connections {} (x{transports} transports): about {room} connections fit; raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+            n.now,
+            cfg.tcp.max_connections
+        );
+    } else if n.now != n.before {
+        tracing::info!(from = n.before, to = n.now, "raised RLIMIT_NOFILE");
+    }
 }
 
 /// Starts the TLS transport on `listen` (possibly none: it then only connects out).

@@ -168,6 +168,7 @@ pub fn transport_config(
     let mut c = sipcore_tls::TlsConfig::default();
     c.tcp.listen = listen;
     c.tcp.workers = workers;
+    crate::tcp::apply(&cfg.tcp, &mut c.tcp);
     c.handshake_timeout = Duration::from_secs(t.handshake_timeout_secs);
     let (server, client) = server_and_client(t);
     c.server = server;

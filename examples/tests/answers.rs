@@ -48,8 +48,8 @@ impl Uac {
 
 #[test]
 fn checks_of_rfc3261_16_3() {
-    let p = free_port();
-    let _px = proxy(&format!("[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\n"));
+    let px = proxy("[server]\nlisten = [\"udp:127.0.0.1:0\"]\n");
+    let p = port_of(&px, "udp");
     let uac = Uac::new(p);
     let r = uac.ask("INVITE", "xmpp:bob@example.com", "", "c416");
     assert!(r.starts_with("SIP/2.0 416"), "{r}");
@@ -70,22 +70,39 @@ fn checks_of_rfc3261_16_3() {
 
 #[test]
 fn a_request_looping_back_gets_482() {
-    let p = free_port();
-    // The next hop is the proxy itself: the request comes back unchanged.
-    let _px = proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{p}\"\n[acl]\ntrusted = [\"127.0.0.1\"]\n"
+    // The next hop sends the request straight back to the proxy, unchanged.
+    let hop = UdpSocket::bind("127.0.0.1:0").unwrap();
+    hop.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let px = proxy(&format!(
+        "[server]\nlisten = [\"udp:127.0.0.1:0\"]\nnext_hop = \"{}\"\n[acl]\ntrusted = [\"127.0.0.1\"]\n",
+        hop.local_addr().unwrap()
     ));
+    let p = port_of(&px, "udp");
+    // Everything the proxy sends it goes back: the relayed request, and the 482 the
+    // proxy answers it with (sent to the request's source, the hop), which the proxy
+    // then relays to the caller.
+    let bounce = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok((n, _)) = hop.recv_from(&mut buf) {
+            hop.send_to(&buf[..n], ("127.0.0.1", p)).unwrap();
+            if buf[..n].starts_with(b"SIP/2.0 482") {
+                return;
+            }
+        }
+        panic!("no 482 reached the hop");
+    });
     let uac = Uac::new(p);
     let r = uac.ask("OPTIONS", &format!("sip:bob@127.0.0.1:{p}"), "", "cloop");
+    bounce.join().unwrap();
     assert!(r.starts_with("SIP/2.0 482"), "{r}");
 }
 
 #[test]
 fn acl_refuses_other_sources() {
-    let p = free_port();
-    let _px = proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:9\"\n[acl]\nallow = [\"10.0.0.0/8\"]\n"
-    ));
+    let px = proxy(
+        "[server]\nlisten = [\"udp:127.0.0.1:0\"]\nnext_hop = \"127.0.0.1:9\"\n[acl]\nallow = [\"10.0.0.0/8\"]\n",
+    );
+    let p = port_of(&px, "udp");
     let uac = Uac::new(p);
     let r = uac.ask("INVITE", &format!("sip:bob@127.0.0.1:{p}"), "", "cacl");
     assert!(r.starts_with("SIP/2.0 403"), "{r}");

@@ -16,7 +16,9 @@ use sipcore_examples::b2bua::B2bua;
 
 #[test]
 fn calls_are_bridged_and_hang_up_reaches_the_other_leg() {
-    let u = common::free_port();
+    let dir = common::Dir::new("b2bua");
+    let uas = common::uas(&dir, &dir.scenario("uas.xml", &[]), "udp", 10);
+    let u = uas.port;
     let pool = ReusePortPool::bind(&UdpConfig::new("127.0.0.1:0".parse().unwrap()), 2).unwrap();
     let local = pool.transport().local_addr();
     let endpoint = Endpoint::builder(EndpointConfig {
@@ -29,8 +31,6 @@ fn calls_are_bridged_and_hang_up_reaches_the_other_leg() {
         format!("127.0.0.1:{u}").parse().unwrap(),
     )))
     .unwrap();
-    let dir = common::Dir::new("b2bua");
-    let uas = common::uas(&dir, &dir.scenario("uas.xml", &[]), u, "udp", 10);
     common::uac_ok(
         &dir,
         &dir.scenario("uac.xml", &[]),

@@ -26,16 +26,18 @@ fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn calls_write_start_end_and_failure_records() {
-    let (p, u, b) = (free_port(), free_port(), free_port());
     let dir = Dir::new("cdr-calls");
+    let uas = uas(&dir, &dir.scenario("uas.xml", &[]), "udp", 3);
+    let busy = common::uas(&dir, &dir.scenario("uas_486.xml", &[]), "udp", 2);
+    let (u, b) = (uas.port, busy.port);
     let journal = dir.0.join("cdr.jsonl");
     let px = proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{u}\"\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
+        "[server]\nlisten = [\"udp:127.0.0.1:0\"]\nnext_hop = \"127.0.0.1:{u}\"\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
          [[routes.prefix]]\nprefix = \"busy\"\ngateways = [{{ address = \"127.0.0.1:{b}\" }}]\n\
          [cdr]\nenabled = true\npath = \"{}\"\nfsync_ms = 10\n",
         journal.display()
     ));
-    let uas = uas(&dir, &dir.scenario("uas.xml", &[]), u, "udp", 3);
+    let p = port_of(&px, "udp");
     uac_ok(
         &dir,
         &dir.scenario("uac.xml", &[]),
@@ -43,7 +45,6 @@ fn calls_write_start_end_and_failure_records() {
         "udp",
         &["-m", "3", "-r", "10"],
     );
-    let busy = common::uas(&dir, &dir.scenario("uas_486.xml", &[]), b, "udp", 2);
     let sc = dir.scenario("uac_error.xml", &[("expect", "486"), ("maxfwd", "70")]);
     uac_ok(&dir, &sc, p, "udp", &["-m", "2", "-r", "10", "-s", "busy"]);
     uas.wait_ok(Duration::from_secs(20));

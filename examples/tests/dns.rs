@@ -455,15 +455,15 @@ fn a_full_pending_table_is_503_with_retry_after() {
 /// calls (INVITE, ACK, BYE along the Record-Route) all complete.
 #[test]
 fn sipp_calls_reach_a_next_hop_by_name() {
-    let u = common::free_port();
+    let dir = common::Dir::new("dns-sipp");
+    let uas = common::uas(&dir, &dir.scenario("uas.xml", &[]), "udp", 10);
+    let u = uas.port;
     let dns = Dnsmasq::start(&zone(&[
         format!("--srv-host=_sip._udp.carrier.test,uas.carrier.test,{u},10,0"),
         "--host-record=uas.carrier.test,127.0.0.1".into(),
     ]));
     let px = proxy_with(dns.addr, "next_hop = \"sip:carrier.test\"");
     let p = px.udp[0].port();
-    let dir = common::Dir::new("dns-sipp");
-    let uas = common::uas(&dir, &dir.scenario("uas.xml", &[]), u, "udp", 10);
     common::uac_ok(
         &dir,
         &dir.scenario("uac.xml", &[]),

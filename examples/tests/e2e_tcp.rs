@@ -65,11 +65,22 @@ fn short_load_run_without_failures() {
 /// allows 1 s), not a 408 after Timer B.
 #[test]
 fn dead_next_hop_gets_503_at_once() {
-    let (p, dead) = (common::free_port(), common::free_port());
+    // Bound and never listening: the port stays ours, and connects to it are refused.
+    let closed = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    closed
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    let dead = closed.local_addr().unwrap().as_socket().unwrap().port();
     let dir = common::Dir::new("dead-tcp");
-    let _px = common::proxy(&format!(
-        "[server]\nlisten = [\"127.0.0.1:{p}\"]\nnext_hop = \"127.0.0.1:{dead}\"\n[acl]\ntrusted = [\"127.0.0.1\"]\n"
+    let px = common::proxy(&format!(
+        "[server]\nlisten = [\"tcp:127.0.0.1:0\"]\nnext_hop = \"127.0.0.1:{dead}\"\n[acl]\ntrusted = [\"127.0.0.1\"]\n"
     ));
+    let p = common::port_of(&px, "tcp");
     let sc = dir.scenario("uac_503_fast.xml", &[("maxfwd", "70")]);
     common::uac_ok(&dir, &sc, p, "tcp", &["-m", "3", "-r", "10"]);
 }

@@ -169,11 +169,10 @@ fn call_over_tls_to_a_udp_uas_and_back() {
     let dir = common::Dir::new("tls-call");
     let proxy_cert = cert(&dir, "proxy");
     let uas = Uas::start();
-    let m = common::free_port();
     let px = common::proxy(&format!(
         "[server]\nlisten = [\"udp:127.0.0.1:0\", \"tls:127.0.0.1:0\"]\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
          [tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
-         [metrics]\nlisten = \"127.0.0.1:{m}\"\n\
+         [metrics]\nlisten = \"127.0.0.1:0\"\n\
          [[routes.prefix]]\nprefix = \"+1\"\ngateways = [{{ address = \"{}\", transport = \"udp\" }}]\n",
         proxy_cert.cert_file, proxy_cert.key_file, uas.addr()
     ));
@@ -236,7 +235,7 @@ fn call_over_tls_to_a_udp_uas_and_back() {
     assert_eq!(got.source.transport, TransportKind::Tls);
 
     // The TLS figures are on the metrics page.
-    let page = metrics_page(SocketAddr::from(([127, 0, 0, 1], m)));
+    let page = metrics_page(px.metrics.unwrap());
     assert!(page.contains("\nsipcore_tls_connections 1\n"), "{page}");
     assert!(page.contains("\nsipcore_tls_queued_bytes "), "{page}");
     assert!(

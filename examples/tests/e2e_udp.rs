@@ -66,13 +66,14 @@ fn short_load_run_without_failures() {
 #[test]
 fn double_record_route_across_transports() {
     use std::time::Duration;
-    let (p, g) = (common::free_port(), common::free_port());
     let dir = common::Dir::new("double-rr");
-    let _px = common::proxy(&format!(
-        "[server]\nlisten = [\"127.0.0.1:{p}\"]\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
+    let uas = common::uas(&dir, &dir.scenario("uas.xml", &[]), "tcp", 3);
+    let g = uas.port;
+    let px = common::proxy(&format!(
+        "[server]\nlisten = [\"udp:127.0.0.1:0\", \"tcp:127.0.0.1:0\"]\n[acl]\ntrusted = [\"127.0.0.1\"]\n\
          [[routes.prefix]]\nprefix = \"+1\"\ngateways = [{{ address = \"127.0.0.1:{g}\", transport = \"tcp\" }}]\n"
     ));
-    let uas = common::uas(&dir, &dir.scenario("uas.xml", &[]), g, "tcp", 3);
+    let p = common::port_of(&px, "udp");
     common::uac_ok(
         &dir,
         &dir.scenario("uac.xml", &[]),
@@ -88,16 +89,15 @@ fn double_record_route_across_transports() {
 #[test]
 fn parallel_fork_to_registered_contacts() {
     use std::time::Duration;
-    let (p, a, b) = (
-        common::free_port(),
-        common::free_port(),
-        common::free_port(),
-    );
     let dir = common::Dir::new("fork");
-    let px = common::proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\n[auth]\nregister = true\nalgorithms = [\"MD5\"]\n\
-         [[auth.users]]\nusername = \"alice\"\npassword = \"secret\"\n"
-    ));
+    let ok = common::uas(&dir, &dir.scenario("uas.xml", &[]), "udp", 1);
+    let busy = common::uas(&dir, &dir.scenario("uas_486.xml", &[]), "udp", 1);
+    let (a, b) = (ok.port, busy.port);
+    let px = common::proxy(
+        "[server]\nlisten = [\"udp:127.0.0.1:0\"]\n[auth]\nregister = true\nalgorithms = [\"MD5\"]\n\
+         [[auth.users]]\nusername = \"alice\"\npassword = \"secret\"\n",
+    );
+    let p = common::port_of(&px, "udp");
     for port in [a, b] {
         let reg = dir.scenario("uac_register.xml", &[("contact_port", &port.to_string())]);
         common::uac_ok(
@@ -118,8 +118,6 @@ fn parallel_fork_to_registered_contacts() {
             .len(),
         2
     );
-    let ok = common::uas(&dir, &dir.scenario("uas.xml", &[]), a, "udp", 1);
-    let busy = common::uas(&dir, &dir.scenario("uas_486.xml", &[]), b, "udp", 1);
     common::uac_ok(
         &dir,
         &dir.scenario("uac.xml", &[]),

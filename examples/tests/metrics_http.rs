@@ -12,10 +12,10 @@ use common::*;
 
 #[test]
 fn metrics_count_requests_and_refusals() {
-    let (p, m) = (free_port(), free_port());
-    let px = proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\n[metrics]\nlisten = \"127.0.0.1:{m}\"\n"
-    ));
+    let px =
+        proxy("[server]\nlisten = [\"udp:127.0.0.1:0\"]\n[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    let p = port_of(&px, "udp");
+    let m = px.metrics.unwrap().port();
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let local = s.local_addr().unwrap();

@@ -31,13 +31,13 @@ fn recv_status(s: &UdpSocket, call: &str) -> String {
 
 #[test]
 fn new_invites_refused_in_flight_calls_served() {
-    let p = free_port();
     // The next hop takes the INVITEs and never answers: the calls stay in flight.
     let hop = UdpSocket::bind("127.0.0.1:0").unwrap();
     let hop_addr = hop.local_addr().unwrap();
     let px = proxy(&format!(
-        "[server]\nlisten = [\"udp:127.0.0.1:{p}\"]\nnext_hop = \"{hop_addr}\"\nmax_transactions = 10\n[acl]\ntrusted = [\"127.0.0.1\"]\n"
+        "[server]\nlisten = [\"udp:127.0.0.1:0\"]\nnext_hop = \"{hop_addr}\"\nmax_transactions = 10\n[acl]\ntrusted = [\"127.0.0.1\"]\n"
     ));
+    let p = port_of(&px, "udp");
     let uac = UdpSocket::bind("127.0.0.1:0").unwrap();
     uac.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let local = uac.local_addr().unwrap();

@@ -141,6 +141,7 @@ fn server(a: Args, limit: u64) {
     let mut config = TcpConfig::default();
     config.listen.push("127.0.0.1:0".parse().unwrap());
     config.max_connections = n + 16;
+    config.max_inbound = n + 16;
     config.backlog = 4096;
     config.workers = 2;
     let echo = Arc::new(Echo {

@@ -55,10 +55,23 @@ pub struct TcpConfig {
     /// the supervisor. Longer keeps busy connections on one worker with fewer hand-offs;
     /// shorter frees workers sooner. Default 1 s (Kamailio hard-codes 5 s).
     pub worker_idle: Duration,
-    /// Most connections open at once, both directions. Accepts beyond it are closed at
-    /// once; sends that need a new connection fail. Default 2048 (Kamailio's
-    /// `tcp_max_connections`); raise it together with the file limit.
+    /// Most connections open at once, both directions together (each holds a file
+    /// descriptor: raise it together with `RLIMIT_NOFILE`). Accepts beyond it are closed
+    /// at once; sends that need a new connection fail. Default 4096, the sum of
+    /// `max_inbound` and `max_outbound` (Kamailio's `tcp_max_connections` is 2048 for
+    /// both); below that sum the two directions share the difference.
     pub max_connections: usize,
+    /// Most accepted connections open at once. Counted apart from outbound ones, so
+    /// clients that fill this limit cannot take the slots outbound trunks need.
+    /// Accepts beyond it are closed at once (`accept_refused`). Default 2048.
+    pub max_inbound: usize,
+    /// Most connections this side opened that are open at once; a send that needs one
+    /// more fails with `SendError::ConnectionFailed` (`connection_limit`). Default 2048.
+    pub max_outbound: usize,
+    /// Most accepted connections from one source IP address at once; accepts beyond it
+    /// are closed at once (`accept_refused_per_ip`). `None`: no per-IP limit (phones
+    /// behind one NAT share an address). Default none.
+    pub max_per_ip: Option<usize>,
     /// Largest message accepted from a peer. A larger one is answered 513 when its head is
     /// complete, then the connection is closed. Default 65 535.
     pub max_message_size: usize,
@@ -89,6 +102,9 @@ pub struct TcpConfig {
     /// Linux's autotuning). A small value makes the write queue take over sooner. Default:
     /// none.
     pub send_buffer: Option<usize>,
+    /// `SO_RCVBUF` for every connection, in bytes (kernel memory per connection);
+    /// `None` keeps the system default and its autotuning. Default: none.
+    pub recv_buffer: Option<usize>,
     /// Bytes a worker reads per `read` call (its scratch buffer). Default 16 KiB.
     pub read_chunk: usize,
     /// Local addresses to bind outgoing connections to, used in turn (several loopback
@@ -115,7 +131,10 @@ impl Default for TcpConfig {
             connection_lifetime: Duration::from_secs(180),
             read_timeout: Duration::from_secs(10),
             worker_idle: Duration::from_secs(1),
-            max_connections: 2048,
+            max_connections: 4096,
+            max_inbound: 2048,
+            max_outbound: 2048,
+            max_per_ip: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             blacklist_ttl: Duration::from_secs(30),
             blacklist_max: 65_536,
@@ -124,6 +143,7 @@ impl Default for TcpConfig {
             use_alias: false,
             nodelay: true,
             send_buffer: None,
+            recv_buffer: None,
             read_chunk: 16 * 1024,
             connect_sources: Vec::new(),
             handshake_timeout: Duration::from_secs(10),

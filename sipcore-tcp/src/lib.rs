@@ -27,7 +27,8 @@
 //!   when the socket becomes writable.
 //! - **Limits**: `conn_wq_max` per connection (exceeded: typed error, connection closed),
 //!   `wq_max` across connections (exceeded: the send is refused, other queues are kept),
-//!   `max_connections`, `max_message_size` (answered 513 when the head allows).
+//!   `max_connections` with `max_inbound` and `max_outbound` counted apart (clients
+//!   cannot starve outbound trunks), `max_per_ip` for accepts, `max_message_size` (answered 513 when the head allows).
 //! - **Timeouts**: connect, send (no write progress), idle lifetime, read (an incomplete
 //!   message: slowloris), keep-alive pong.
 //! - **Failures** (refused, reset, timeouts, queue limit, framing error) close the
@@ -129,11 +130,13 @@
 //! ```
 
 mod alias;
+mod channel;
 mod clock;
 mod config;
 mod conn;
 mod failure;
 mod layer;
+mod limits;
 mod reply;
 mod shared;
 mod stats;

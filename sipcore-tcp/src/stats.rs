@@ -19,7 +19,8 @@ macro_rules! stats {
 
         /// A snapshot of the manager's counters ([`TcpTransport::stats`](crate::TcpTransport::stats)).
         ///
-        /// Gauges (`connections_open`, `queued_bytes`, `worker_owned`) are current values;
+        /// Gauges (`connections_open`, `inbound_open`, `outbound_open`, `queued_bytes`,
+        /// `worker_owned`) are current values;
         /// everything else counts since start.
         ///
         /// ```
@@ -37,15 +38,23 @@ macro_rules! stats {
 stats! {
     /// Connections open now (connecting ones included).
     connections_open,
+    /// Accepted connections open now (gauge, limited by `max_inbound`).
+    inbound_open,
+    /// Connections this side opened that are open now (gauge, limited by `max_outbound`).
+    outbound_open,
     /// Connections accepted from listeners.
     accepted,
-    /// Accepted connections closed at once because `max_connections` was reached.
+    /// Accepted connections closed at once because `max_connections` or `max_inbound`
+    /// was reached.
     accept_refused,
+    /// Accepted connections closed at once because their source IP had `max_per_ip`.
+    accept_refused_per_ip,
     /// Outgoing connections attempted.
     connect_attempts,
     /// Outgoing connections established.
     connected,
-    /// Sends refused because opening a connection would exceed `max_connections`.
+    /// Sends refused because opening a connection would exceed `max_connections` or
+    /// `max_outbound`.
     connection_limit,
     /// Connections closed after `connection_lifetime` without traffic.
     closed_idle,

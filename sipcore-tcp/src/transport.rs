@@ -17,12 +17,13 @@ use sipcore::transport::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::channel::{Command, WorkerLink, WAKER};
 use crate::config::TcpConfig;
 use crate::layer::{LayerFactory, StreamLayer};
 use crate::reply::response_fallback;
 use crate::shared::Shared;
 use crate::stats::TcpStats;
-use crate::supervisor::{Command, Supervisor, WorkerLink, WAKER};
+use crate::supervisor::Supervisor;
 use crate::worker::Worker;
 
 /// The TCP transport: a cheap, cloneable handle to the connection manager's threads.

@@ -25,24 +25,17 @@ use sipcore::parse::{ParseError, ParseErrorKind, StreamItem};
 use sipcore::transport::{Received, Target};
 use slab::Slab;
 
+use crate::channel::{Command, Handoff, WAKER};
 use crate::clock::ms;
 use crate::conn::{Conn, ReadState};
 use crate::failure::Close;
 use crate::reply::{alias_addr, too_large_response};
 use crate::shared::{Shared, PONG};
 use crate::stats::Counters;
-use crate::supervisor::{Command, WAKER};
 use crate::wheel::Wheel;
 
 /// Reads per connection before the worker turns to its other connections.
 const READS_PER_TURN: usize = 32;
-
-/// A connection moving from the supervisor to a worker.
-#[derive(Debug)]
-pub(crate) struct Handoff {
-    pub(crate) conn: Arc<Conn>,
-    pub(crate) read: ReadState,
-}
 
 #[derive(Debug)]
 struct Owned {

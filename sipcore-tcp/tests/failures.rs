@@ -1,9 +1,10 @@
 //! Loopback tests: limits, timeouts and failure reporting.
 //!
-//! Timing: failures must be *reported at once*. The tests print the measured delay and
-//! assert it is below 500 ms, RFC 3261's T1: a failure found before the first
-//! retransmission timer could fire was found by the event, not by a timeout. (On an idle
-//! machine the delays are a few milliseconds.)
+//! Timing: failures must be *reported at once*. The tests print the measured delay (a
+//! few milliseconds on an idle machine; latency figures belong in the benches) and
+//! assert it is below [`AT_ONCE`], half the default `connect_timeout`: a failure
+//! reported before the timeout could have fired was found by its event. The bound is
+//! generous so that a loaded machine never fails the test.
 
 #![allow(clippy::disallowed_methods, clippy::unwrap_used)] // loopback tests measure real time
 
@@ -16,7 +17,8 @@ use bytes::Bytes;
 use common::*;
 use sipcore::transport::{ConnectionFailure, SendError, Target, Transport};
 
-const T1: Duration = Duration::from_millis(500);
+/// Below the default `connect_timeout` (10 s): reported by the event, not by a timer.
+const AT_ONCE: Duration = Duration::from_secs(5);
 
 fn closed_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -58,7 +60,7 @@ fn refused_connect_is_reported_at_once_and_blacklisted() {
         }
     };
     eprintln!("refused connect reported after {delay:?}");
-    assert!(delay < T1, "reported after {delay:?}");
+    assert!(delay < AT_ONCE, "reported after {delay:?}");
     assert_eq!(
         node.tcp.send(&to, request("again", "")),
         Err(SendError::Blacklisted(to.addr))
@@ -96,7 +98,7 @@ fn reset_is_reported_at_once_for_the_waiting_transaction() {
             reason: "reset"
         }
     );
-    assert!(delay < T1, "reported after {delay:?}");
+    assert!(delay < AT_ONCE, "reported after {delay:?}");
     assert_eq!(node.tcp.stats().reset, 1);
     assert_eq!(
         node.tcp.send(&to, request("again", "")),
@@ -330,6 +332,68 @@ fn max_connections_bounds_accepts_and_connects() {
     ));
     assert_eq!(node.tcp.stats().connection_limit, 1);
     drop((a, b));
+}
+
+#[test]
+fn inbound_at_its_limit_still_leaves_outbound_connections() {
+    let mut cfg = config();
+    cfg.max_inbound = 2;
+    cfg.max_outbound = 1;
+    let node = start(cfg);
+    let a = TcpStream::connect(node.addr()).unwrap();
+    let b = TcpStream::connect(node.addr()).unwrap();
+    assert!(wait_for(|| node.tcp.stats().accepted == 2));
+    let mut c = TcpStream::connect(node.addr()).unwrap();
+    assert!(closed_by_peer(&mut c), "inbound is at its limit");
+    assert_eq!(node.tcp.stats().accept_refused, 1);
+    // The trunk still gets its connection, and the message arrives on it.
+    let trunk = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = Target::tcp(trunk.local_addr().unwrap());
+    node.tcp.send(&to, request("to-trunk", "")).unwrap();
+    let (mut s, _) = trunk.accept().unwrap();
+    let got = String::from_utf8(read_message(&mut s)).unwrap();
+    assert!(got.contains("to-trunk"), "{got}");
+    let st = node.tcp.stats();
+    assert_eq!((st.inbound_open, st.outbound_open), (2, 1));
+    assert_eq!(st.connections_open, 3);
+    // The outbound limit is its own: a second destination is refused.
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = node
+        .tcp
+        .send(&Target::tcp(other.local_addr().unwrap()), request("y", ""))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        SendError::ConnectionFailed {
+            reason: "connection limit",
+            ..
+        }
+    ));
+    drop((a, b));
+}
+
+#[test]
+fn per_ip_limit_refuses_a_source_and_keeps_others() {
+    let mut cfg = config();
+    cfg.max_per_ip = Some(1);
+    let node = start(cfg);
+    let a = TcpStream::connect(node.addr()).unwrap();
+    assert!(wait_for(|| node.tcp.stats().accepted == 1));
+    let mut b = TcpStream::connect(node.addr()).unwrap();
+    assert!(closed_by_peer(&mut b), "second from 127.0.0.1");
+    assert_eq!(node.tcp.stats().accept_refused_per_ip, 1);
+    // Positive control: another loopback source is accepted.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&"127.0.0.2:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    sock.connect(&node.addr().into()).unwrap();
+    assert!(wait_for(|| node.tcp.stats().accepted == 2));
+    // The slot comes back when the connection closes.
+    drop(a);
+    assert!(wait_for(|| node.tcp.stats().inbound_open == 1));
+    let _c = TcpStream::connect(node.addr()).unwrap();
+    assert!(wait_for(|| node.tcp.stats().accepted == 3));
+    drop(sock);
 }
 
 #[test]

@@ -43,6 +43,7 @@ fn five_thousand_concurrent_clients() {
     let n = clients();
     let mut cfg = config();
     cfg.max_connections = n + 100;
+    cfg.max_inbound = n + 100;
     cfg.backlog = 4096;
     let (server, events) = start_echo(cfg);
     let t0 = Instant::now();

@@ -180,6 +180,7 @@ fn server(a: &Args, limit: u64) {
     let mut config = TlsConfig::default();
     config.tcp.listen.push("127.0.0.1:0".parse().unwrap());
     config.tcp.max_connections = n + 256;
+    config.tcp.max_inbound = n + 256;
     config.tcp.backlog = 4096;
     config.tcp.workers = 2;
     config.server = Some(ServerTls::new(CertSource::pem(
@@ -197,6 +198,7 @@ fn server(a: &Args, limit: u64) {
     tcp_config.listen.push("127.0.0.1:0".parse().unwrap());
     tcp_config.workers = 2;
     tcp_config.max_connections = 4096;
+    tcp_config.max_inbound = 4096;
     tcp_config.backlog = 4096;
     let tcp_echo = Arc::new(TcpEcho(OnceLock::new()));
     let tcp = TcpTransport::start(tcp_config, tcp_echo.clone(), Arc::new(())).unwrap();

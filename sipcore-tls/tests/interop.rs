@@ -11,7 +11,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -130,21 +130,59 @@ impl Drop for Proc {
     }
 }
 
-/// Whether something listens on `port` (Linux `/proc/net/tcp`), without connecting.
-fn listening(port: u16) -> bool {
+/// Whether process `pid` listens on 127.0.0.1:`port` (Linux `/proc/net/tcp` and the
+/// process's descriptors), without connecting.
+fn listening_by(pid: u32, port: u16) -> bool {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let want = format!(":{port:04X} ");
-    table
+    let want = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
         .lines()
-        .any(|l| l.split_whitespace().nth(3) == Some("0A") && l.contains(&want))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 9 && f[1] == want && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    !inodes.is_empty()
+        && fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+        })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port for `s_server` (it binds its own): random, below the kernel's ephemeral
+/// range; the caller tries another when it is taken.
+fn random_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    20_000 + (h.finish() % 12_000) as u16
+}
+
+/// Starts `openssl s_server` on a port of its own (another one when the port is taken:
+/// it then exits at once) and returns once it listens.
+fn s_server(extra: &[&str]) -> (Proc, u16) {
+    for _ in 0..50 {
+        let port = random_port();
+        let accept = format!("127.0.0.1:{port}");
+        let mut args = vec!["s_server", "-accept", &accept];
+        args.extend_from_slice(extra);
+        let mut server = Proc::spawn(&args);
+        let end = Instant::now() + WAIT;
+        loop {
+            if listening_by(server.child.id(), port) {
+                return (server, port);
+            }
+            if server.child.try_wait().unwrap().is_some() {
+                break; // port taken
+            }
+            assert!(Instant::now() < end, "s_server did not listen");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    panic!("no free port for s_server after 50 tries");
 }
 
 fn s_client_talks_to_our_server(version_flag: &str, want: TlsVersion) {
@@ -205,17 +243,13 @@ fn our_client_talks_to_s_server(version_flag: &str, want: TlsVersion) {
     let ca = Ca::new("interop");
     let cert = ca.issue(&["sip.example.com"]);
     let files = Files::new(&ca, &cert);
-    let port = free_port();
-    let accept = format!("127.0.0.1:{port}");
     let (cert_file, key_file) = (files.path("cert.pem"), files.path("key.pem"));
-    let mut args = vec![
-        "s_server", "-accept", &accept, "-cert", &cert_file, "-key", &key_file, "-quiet",
-    ];
+    let mut args = vec!["-cert", &cert_file, "-key", &key_file, "-quiet"];
     if !version_flag.is_empty() {
         args.push(version_flag);
     }
-    let mut server = Proc::spawn(&args);
-    assert!(wait_for(|| listening(port)), "s_server did not listen");
+    let (mut server, port) = s_server(&args);
+    let accept = format!("127.0.0.1:{port}");
 
     let client = start(client_config(&ca));
     let addr: SocketAddr = accept.parse().unwrap();

@@ -16,6 +16,7 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,10 +29,11 @@ use sipcore::pool::{
 };
 use sipcore::transaction::{stateless, TransactionId};
 use sipcore::transport::udp::UdpConfig;
-use sipcore::transport::Target;
+use sipcore::transport::{Target, Transport};
 
 struct Uas {
-    contact: String,
+    /// `<sip:uas@ADDR>` with the bound address, set once the socket is bound.
+    contact: std::sync::OnceLock<String>,
     /// INVITEs waiting for their 200, so a CANCEL can answer them 487.
     pending: Mutex<HashMap<TransactionId, Request>>,
 }
@@ -57,7 +59,12 @@ impl Handler for Uas {
                 let _ = ctx.reply(id, &req, StatusCode::RINGING, tag);
                 let ok = response_to(&req, StatusCode::OK)
                     .to_tag(tag_token.as_str())
-                    .header("Contact", self.contact.as_str())
+                    .header(
+                        "Contact",
+                        self.contact
+                            .get()
+                            .map_or("<sip:uas@127.0.0.1>", |c| c.as_str()),
+                    )
                     .build();
                 if let Ok(ok) = stateless::parse_response(ok) {
                     let _ = ctx.respond(id, ok);
@@ -102,8 +109,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     run(std::env::args().skip(1).collect())
 }
 
-/// Runs the UAS with command-line style arguments (the test suite calls it in-process).
+/// Runs the UAS with command-line style arguments.
 pub fn run(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
+    run_until(argv, &|_| {}, &AtomicBool::new(false))
+}
+
+/// [`run`] for a caller in the same process (the test suite): `ready` gets the bound
+/// address (`--listen 127.0.0.1:0` lets the kernel pick the port) once the UAS serves;
+/// it stops when `stop` is set (or after `--seconds`).
+pub fn run_until(
+    argv: Vec<String>,
+    ready: &dyn Fn(std::net::SocketAddr),
+    stop: &AtomicBool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut listen = "127.0.0.1:5070".to_string();
     let mut strategy = "shared".to_string();
     let mut workers = default_workers();
@@ -122,7 +140,7 @@ pub fn run(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     let mut udp = UdpConfig::new(listen.parse()?);
     udp.recv_buffer = Some(4 << 20);
     let handler = Arc::new(Uas {
-        contact: format!("<sip:uas@{listen}>"),
+        contact: std::sync::OnceLock::new(),
         pending: Mutex::new(HashMap::new()),
     });
     let mut config = EndpointConfig::default();
@@ -132,7 +150,8 @@ pub fn run(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
             .start(handler.clone())
     };
     let deadline = seconds.map(|s| std::time::Instant::now() + Duration::from_secs(s));
-    let running = || deadline.is_none_or(|d| std::time::Instant::now() < d);
+    let running =
+        || !stop.load(Ordering::Acquire) && deadline.is_none_or(|d| std::time::Instant::now() < d);
     let endpoint = match strategy.as_str() {
         "inline" => {
             config.timer_thread = false;
@@ -142,6 +161,9 @@ pub fn run(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
                 .start(handler.clone())?;
             // The inline pool hands datagrams to the endpoint on this thread.
             pool.start(endpoint.datagram_handler())?;
+            let bound = pool.transport().local_addr();
+            let _ = handler.contact.set(format!("<sip:uas@{bound}>"));
+            ready(bound);
             while running() {
                 pool.poll(Duration::from_millis(10), 256)?;
                 endpoint.handle_timeout();
@@ -156,7 +178,10 @@ pub fn run(argv: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
                 "dispatcher" => Box::new(DispatcherPool::bind(&udp, workers, DEFAULT_QUEUE)?),
                 other => return Err(format!("unknown pool {other}").into()),
             };
+            let bound = pool.transport().local_addr();
+            let _ = handler.contact.set(format!("<sip:uas@{bound}>"));
             let endpoint = builder(pool, config)?;
+            ready(bound);
             while running() {
                 std::thread::sleep(Duration::from_millis(100));
             }

@@ -148,7 +148,8 @@ fn a_taken_port_is_retried_with_another() {
     let port = taken.local_addr().unwrap().port();
     let others = sipcore_testkit::random_ports();
     let (dns, collisions) = Dnsmasq::start_on(&zone_args(), std::iter::once(port).chain(others));
-    assert_eq!(collisions, 1);
+    // The held port was one collision; a random one may be taken too (by any process).
+    assert!(collisions >= 1, "the held port was not tried");
     assert_ne!(dns.addr.port(), port);
     let res = resolver(vec![dns.addr], Duration::from_secs(5));
     let r = lookup(&res, Query::new("gw2.sip.test", RecordType::A)).unwrap();

@@ -122,7 +122,8 @@ fn random() -> u64 {
 }
 
 /// Random ports in 20000..60000, a different sequence in every process (for servers
-/// that bind a port they are given and say when it is taken).
+/// that bind a port they are given and say when it is taken: a taken one is simply
+/// the next try, so callers never assume the first one is free).
 pub fn random_ports() -> impl Iterator<Item = u16> {
     let mut seed = random() | 1;
     std::iter::repeat_with(move || {

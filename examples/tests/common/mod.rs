@@ -8,7 +8,6 @@
     clippy::disallowed_methods
 )]
 
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -19,15 +18,72 @@ use sipcore_examples::server::{self, Running};
 pub mod cases;
 pub mod responder;
 
-/// A free UDP port on loopback (also free for TCP with high probability).
-pub fn free_port() -> u16 {
-    loop {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = s.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
+/// `listen` of a proxy on loopback for transport `t` (`udp`, `tcp`, `tls`) on a port the
+/// kernel picks; read it back with [`port_of`].
+pub fn listen_on(t: &str) -> String {
+    format!("listen = [\"{t}:127.0.0.1:0\"]")
+}
+
+/// The port the proxy bound for transport `t`.
+pub fn port_of(px: &Running, t: &str) -> u16 {
+    let addr = match t {
+        "udp" => px.udp.first().copied(),
+        "tcp" => px.tcp.as_ref().and_then(|t| t.listeners().first().copied()),
+        "tls" => px.tls.as_ref().and_then(|t| t.listeners().first().copied()),
+        other => panic!("unknown transport {other:?}"),
+    };
+    addr.expect("the proxy listens on that transport").port()
+}
+
+/// A port for a sipp instance (sipp binds its own): random, below the kernel's
+/// ephemeral range (where port-0 binds land). A port someone else holds makes sipp fail
+/// with "Address already in use"; the callers then try another one.
+fn sipp_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.write_u32(std::process::id());
+    20_000 + (h.finish() % 12_000) as u16
+}
+
+/// Attempts at a free sipp port before giving up.
+const PORT_TRIES: usize = 50;
+
+/// sipp's complaint when its port is taken.
+fn address_in_use(stderr: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(stderr);
+    text.contains("errno = 98") || text.contains("Address already in use")
+}
+
+/// Whether process `pid` holds a socket bound to 127.0.0.1:`port` (`tcp`: listening),
+/// from `/proc/net/{udp,tcp}` and the process's descriptors.
+fn bound_by(pid: u32, port: u16, transport: &str) -> bool {
+    let (table, state) = if transport == "udp" {
+        ("/proc/net/udp", "07")
+    } else {
+        ("/proc/net/tcp", "0A")
+    };
+    let want = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = std::fs::read_to_string(table)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 9 && f[1] == want && f[3] == state).then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    if inodes.is_empty() {
+        return false;
     }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .map(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+            .unwrap_or(false)
+    })
 }
 
 fn sipp_present() {
@@ -75,6 +131,8 @@ pub fn proxy(toml: &str) -> Running {
 pub struct Bg {
     child: Option<Child>,
     name: String,
+    /// The port it listens on.
+    pub port: u16,
 }
 
 impl Bg {
@@ -135,34 +193,59 @@ fn sipp_cmd(dir: &Dir, scenario: &str, local_port: u16, transport: &str, args: &
     c
 }
 
-/// Starts a sipp UAS on `port` handling `calls` calls.
-pub fn uas(dir: &Dir, scenario: &str, port: u16, transport: &str, calls: u32) -> Bg {
-    let child = sipp_cmd(
-        dir,
-        scenario,
-        port,
-        transport,
-        &["-m", &calls.to_string(), "-timeout", "60s"],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    // sipp needs a moment to bind.
-    std::thread::sleep(Duration::from_millis(300));
-    Bg {
-        child: Some(child),
-        name: format!("sipp UAS {scenario}"),
+/// Starts a sipp UAS handling `calls` calls on a port of its own ([`Bg::port`]): a
+/// random one, another when sipp finds it taken; returns once sipp holds it.
+pub fn uas(dir: &Dir, scenario: &str, transport: &str, calls: u32) -> Bg {
+    for _ in 0..PORT_TRIES {
+        let port = sipp_port();
+        let mut child = sipp_cmd(
+            dir,
+            scenario,
+            port,
+            transport,
+            &["-m", &calls.to_string(), "-timeout", "60s"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        // Ready when its socket is bound; or it exited (port taken: try another).
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let out = child.wait_with_output().unwrap();
+                assert!(
+                    address_in_use(&out.stderr),
+                    "sipp UAS {scenario} exited at start ({status:?}):\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                break;
+            }
+            if bound_by(child.id(), port, transport) {
+                return Bg {
+                    child: Some(child),
+                    name: format!("sipp UAS {scenario}"),
+                    port,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
+    panic!("no free port for sipp after {PORT_TRIES} tries");
 }
 
-/// Runs a sipp UAC against `proxy_port` to completion.
+/// Runs a sipp UAC against `proxy_port` to completion, from a port of its own (another
+/// one when sipp finds it taken).
 pub fn uac(dir: &Dir, scenario: &str, proxy_port: u16, transport: &str, args: &[&str]) -> Output {
-    let local = free_port();
     let remote = format!("127.0.0.1:{proxy_port}");
-    let mut c = sipp_cmd(dir, scenario, local, transport, args);
-    c.arg(&remote);
-    c.args(["-timeout", "60s"]).output().unwrap()
+    for _ in 0..PORT_TRIES {
+        let mut c = sipp_cmd(dir, scenario, sipp_port(), transport, args);
+        c.arg(&remote);
+        let out = c.args(["-timeout", "60s"]).output().unwrap();
+        if out.status.success() || !address_in_use(&out.stderr) {
+            return out;
+        }
+    }
+    panic!("no free port for sipp after {PORT_TRIES} tries");
 }
 
 /// [`uac`] and assert every call succeeded.
