@@ -180,7 +180,7 @@ impl Default for ServerConfig {
             rate_burst: 200.0,
             rate_limit_action: RateAction::Refuse,
             no_response_ms: 0,
-            udp_queue_delay_ms: 100,
+            udp_queue_delay_ms: 20,
         }
     }
 }
