@@ -174,3 +174,93 @@ fn a_silent_destination_ends_in_a_timeout() {
     ));
     client.shutdown();
 }
+
+/// Answers every request with a fixed status (and Retry-After on a 503), counting them.
+struct Fixed(StatusCode, AtomicUsize);
+impl Handler for Fixed {
+    fn on_request(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        req: Request,
+        _: Target,
+        _: bool,
+    ) {
+        self.1.fetch_add(1, Ordering::Relaxed);
+        let tag = ctx.new_tag();
+        let b = response_to(&req, self.0)
+            .to_tag(tag.as_str())
+            .header("Retry-After", "120")
+            .build();
+        if let Ok(Message::Response(r)) = Message::parse(b) {
+            let _ = ctx.respond(id, r);
+        }
+    }
+}
+
+/// RFC 3263 §4.3 in the client API: a 503 (Retry-After) and a silent destination are
+/// failed over to the next candidate with a new branch, and both are skipped by the
+/// next request (the blocklist), which goes straight to the one that answers.
+#[test]
+fn failover_across_candidates_with_a_blocklist() {
+    let busy = Arc::new(Fixed(StatusCode::SERVICE_UNAVAILABLE, AtomicUsize::new(0)));
+    let (busy_ep, busy_addr) = endpoint(busy.clone(), Config::default());
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let good = Arc::new(Fixed(StatusCode::OK, AtomicUsize::new(0)));
+    let (good_ep, good_addr) = endpoint(good.clone(), Config::default());
+    let requests = Arc::new(Requests::new(Counting::default()));
+    let cfg = Config {
+        no_response_timeout: Some(Duration::from_millis(300)),
+        ..Config::default()
+    };
+    let (client, me) = endpoint(requests.clone(), cfg);
+    let blocklist = Arc::new(sipcore::client::Blocklist::new(Duration::from_secs(30)));
+    let candidates = vec![
+        Target::udp(busy_addr),
+        Target::udp(silent_addr),
+        Target::udp(good_addr),
+    ];
+    let n = Arc::new(AtomicUsize::new(100));
+    let make = |n: Arc<AtomicUsize>| -> sipcore::client::MakeRequest {
+        Box::new(move |t: &Target| {
+            Some(request(
+                "OPTIONS",
+                t.addr,
+                me,
+                n.fetch_add(1, Ordering::Relaxed) as u32,
+            ))
+        })
+    };
+    let h = requests
+        .request_failover(
+            &client,
+            candidates.clone(),
+            blocklist.clone(),
+            make(n.clone()),
+        )
+        .unwrap();
+    let r = h.final_response(Duration::from_secs(10)).unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(busy.1.load(Ordering::Relaxed), 1);
+    assert_eq!(good.1.load(Ordering::Relaxed), 1);
+    assert!(blocklist.is_blocked(&Target::udp(busy_addr), std::time::Instant::now()));
+    assert!(blocklist.is_blocked(&Target::udp(silent_addr), std::time::Instant::now()));
+    // The next request skips both.
+    let h = requests
+        .request_failover(&client, candidates, blocklist, make(n))
+        .unwrap();
+    assert_eq!(
+        h.final_response(Duration::from_secs(10)).unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        busy.1.load(Ordering::Relaxed),
+        1,
+        "the 503 destination is skipped"
+    );
+    assert_eq!(good.1.load(Ordering::Relaxed), 2);
+    client.shutdown();
+    busy_ep.shutdown();
+    good_ep.shutdown();
+}

@@ -10,4 +10,4 @@ mod tests;
 
 pub use digest::{answer_challenge, DigestCredentials, DigestError};
 pub use register::{RegisterConfig, Registration, RegistrationEvent, RegistrationState};
-pub use requests::{ClientError, ClientEvent, Requests, ResponseHandle};
+pub use requests::{Blocklist, ClientError, ClientEvent, MakeRequest, Requests, ResponseHandle};

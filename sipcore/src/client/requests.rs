@@ -49,8 +49,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
@@ -125,12 +126,92 @@ impl ResponseHandle {
     }
 }
 
+/// Destinations that failed recently, by (transport, address, port), each until its
+/// expiry: consulted before each attempt of [`Requests::request_failover`], fed by its
+/// failures (never state shared by all requests to one name). Bounded: past
+/// [`Blocklist::CAPACITY`] entries the expired ones are dropped, then new ones are not
+/// listed.
+#[derive(Debug)]
+pub struct Blocklist {
+    ttl: Duration,
+    until: Mutex<HashMap<Target, Instant>>,
+}
+
+impl Blocklist {
+    /// Destinations listed at most.
+    pub const CAPACITY: usize = 4096;
+
+    /// A blocklist keeping a failed destination for `ttl` (a 503's Retry-After instead
+    /// when it has one).
+    pub fn new(ttl: Duration) -> Blocklist {
+        Blocklist {
+            ttl,
+            until: Mutex::default(),
+        }
+    }
+
+    /// `target` failed at `now`; listed for `for_secs` or the default TTL.
+    pub fn block(&self, target: Target, now: Instant, for_secs: Option<u32>) {
+        let until =
+            now + for_secs.map_or(self.ttl, |s| Duration::from_secs(u64::from(s.min(3600))));
+        let mut m = self.until.lock();
+        if m.len() >= Self::CAPACITY {
+            m.retain(|_, u| *u > now);
+            if m.len() >= Self::CAPACITY {
+                return;
+            }
+        }
+        let e = m.entry(target).or_insert(until);
+        if *e < until {
+            *e = until;
+        }
+    }
+
+    /// Whether `target` is listed at `now`.
+    pub fn is_blocked(&self, target: &Target, now: Instant) -> bool {
+        self.until.lock().get(target).is_some_and(|u| *u > now)
+    }
+}
+
+/// Builds the request for one attempt (a new branch each time: RFC 3263 §4.3).
+pub type MakeRequest = Box<dyn Fn(&Target) -> Option<Request> + Send>;
+
+/// The attempts left of a request sent with failover.
+struct Failover {
+    current: Target,
+    remaining: VecDeque<Target>,
+    make: MakeRequest,
+    blocklist: Arc<Blocklist>,
+}
+
+struct Entry {
+    tx: Sender<ClientEvent>,
+    failover: Option<Failover>,
+}
+
 /// A [`Handler`] adapter that routes the outcomes of requests sent through it to
 /// their [`ResponseHandle`]s and everything else to `inner`.
-#[derive(Debug)]
 pub struct Requests<H> {
     inner: H,
-    pending: Mutex<HashMap<TransactionId, Sender<ClientEvent>>>,
+    pending: Mutex<HashMap<TransactionId, Entry>>,
+}
+
+impl<H: std::fmt::Debug> std::fmt::Debug for Requests<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Requests")
+            .field("inner", &self.inner)
+            .field("pending", &self.pending.lock().len())
+            .finish()
+    }
+}
+
+/// The `Retry-After` seconds of a response.
+fn retry_after(r: &Response) -> Option<u32> {
+    let v = std::str::from_utf8(r.header_by_name("Retry-After")?).ok()?;
+    v.split(|c: char| c == ';' || c == '(' || c.is_whitespace())
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl<H: Handler> Requests<H> {
@@ -165,18 +246,100 @@ impl<H: Handler> Requests<H> {
         // nothing can come back for it before the handle exists.
         let id = endpoint.context(|ctx| {
             let id = ctx.send_request(request, target)?;
-            self.pending.lock().insert(id, tx);
+            self.pending.lock().insert(id, Entry { tx, failover: None });
             Ok::<_, TransactionError>(id)
         })?;
         Ok(ResponseHandle { id, rx })
     }
 
+    /// Sends a request to the first of `candidates` (RFC 3263's order) not in
+    /// `blocklist`; on a transport error, a timeout (Timer B/F) or a 503 the failed
+    /// destination is listed (for the 503's Retry-After when it gives one) and the next
+    /// candidate gets a new attempt built by `make` (with a new branch, RFC 3263 §4.3).
+    /// The handle sees the responses of the attempt that answers, or the last failure.
+    /// `None` when no candidate could be tried.
+    pub fn request_failover(
+        &self,
+        endpoint: &Endpoint,
+        candidates: Vec<Target>,
+        blocklist: Arc<Blocklist>,
+        make: MakeRequest,
+    ) -> Option<ResponseHandle> {
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        let entry = Entry {
+            tx,
+            failover: Some(Failover {
+                current: *candidates.first()?,
+                remaining: candidates.into(),
+                make,
+                blocklist,
+            }),
+        };
+        let id = endpoint.context(|ctx| self.attempt(ctx, entry))?;
+        Some(ResponseHandle { id, rx })
+    }
+
+    /// Starts the next attempt of `entry`: the first remaining candidate that is not
+    /// listed and takes a transaction; registers it. `None` (the entry dropped) when
+    /// none is left.
+    fn attempt(&self, ctx: &mut Context<'_>, mut entry: Entry) -> Option<TransactionId> {
+        let now = ctx.now();
+        let f = entry.failover.as_mut()?;
+        while let Some(t) = f.remaining.pop_front() {
+            if f.blocklist.is_blocked(&t, now) {
+                continue;
+            }
+            let Some(req) = (f.make)(&t) else { continue };
+            match ctx.send_request(req, t) {
+                Ok(id) => {
+                    f.current = t;
+                    self.pending.lock().insert(id, entry);
+                    return Some(id);
+                }
+                Err(_) => f.blocklist.block(t, now, None),
+            }
+        }
+        None
+    }
+
+    /// A failed attempt of a request with failover: list its destination, try the next.
+    /// `Err(ev)`: no failover (or none left): deliver `ev` as usual.
+    fn fail_over(
+        &self,
+        ctx: &mut Context<'_>,
+        id: TransactionId,
+        retry_after: Option<u32>,
+        ev: ClientEvent,
+    ) -> Result<(), ClientEvent> {
+        let mut entry = {
+            let mut p = self.pending.lock();
+            match p.get(&id) {
+                Some(e) if e.failover.is_some() => {}
+                _ => return Err(ev),
+            }
+            match p.remove(&id) {
+                Some(e) => e,
+                None => return Err(ev),
+            }
+        };
+        if let Some(f) = entry.failover.as_mut() {
+            f.blocklist.block(f.current, ctx.now(), retry_after);
+        }
+        let tx = entry.tx.clone();
+        if self.attempt(ctx, entry).is_some() {
+            return Ok(());
+        }
+        // Nothing left: the last failure is the answer.
+        let _ = tx.try_send(ev);
+        Ok(())
+    }
+
     fn deliver(&self, id: TransactionId, ev: ClientEvent, end: bool) -> Option<ClientEvent> {
         let mut p = self.pending.lock();
-        let Some(tx) = p.get(&id) else {
+        let Some(e) = p.get(&id) else {
             return Some(ev);
         };
-        let _ = tx.try_send(ev);
+        let _ = e.tx.try_send(ev);
         if end {
             p.remove(&id);
         }
@@ -224,9 +387,18 @@ impl<H: Handler> Handler for Requests<H> {
         response: Response,
         source: Target,
     ) {
-        if let Some(ClientEvent::Response(r)) =
-            self.deliver(id, ClientEvent::Response(Box::new(response)), false)
-        {
+        let ev = ClientEvent::Response(Box::new(response));
+        let ev = match &ev {
+            ClientEvent::Response(r) if r.status().as_u16() == 503 => {
+                let ra = retry_after(r);
+                match self.fail_over(ctx, id, ra, ev) {
+                    Ok(()) => return,
+                    Err(ev) => ev,
+                }
+            }
+            _ => ev,
+        };
+        if let Some(ClientEvent::Response(r)) = self.deliver(id, ev, false) {
             self.inner.on_response(ctx, id, *r, source);
         }
     }
@@ -239,6 +411,13 @@ impl<H: Handler> Handler for Requests<H> {
         let ends = matches!(timer, Timer::B | Timer::F);
         if !ends && self.pending.lock().contains_key(&id) {
             return; // Timer C: the layer sent a CANCEL; the final response follows.
+        }
+        if ends
+            && self
+                .fail_over(ctx, id, None, ClientEvent::Timeout(timer))
+                .is_ok()
+        {
+            return;
         }
         if self
             .deliver(id, ClientEvent::Timeout(timer), ends)
@@ -254,6 +433,12 @@ impl<H: Handler> Handler for Requests<H> {
         id: TransactionId,
         error: TransportFailure,
     ) {
+        if self
+            .fail_over(ctx, id, None, ClientEvent::TransportError(error))
+            .is_ok()
+        {
+            return;
+        }
         if let Some(ClientEvent::TransportError(e)) =
             self.deliver(id, ClientEvent::TransportError(error), true)
         {
