@@ -109,6 +109,30 @@ impl MemoryLocation {
     }
 }
 
+impl MemoryLocation {
+    /// Estimated bytes the bindings take: keys, binding vectors and their strings, and
+    /// a hash-table slot each (read at scrape time, one shard lock at a time).
+    pub fn memory_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(String, Vec<Binding>)>() + 8;
+        self.shards
+            .iter()
+            .map(|s| {
+                let m = s.lock();
+                m.iter()
+                    .map(|(k, v)| {
+                        slot + k.capacity()
+                            + v.capacity() * std::mem::size_of::<Binding>()
+                            + v.iter()
+                                .map(|b| b.uri.capacity() + b.call_id.capacity())
+                                .sum::<usize>()
+                    })
+                    .sum::<usize>()
+                    + m.capacity().saturating_sub(m.len()) * slot
+            })
+            .sum()
+    }
+}
+
 impl Location for MemoryLocation {
     fn lookup(&self, aor: &str, now: Instant) -> Vec<Binding> {
         let map = self.shard(aor).lock();
@@ -145,6 +169,14 @@ impl Location for MemoryLocation {
         }
         map.insert(aor.to_string(), list.clone());
         Ok(list)
+    }
+
+    fn metrics_text(&self) -> String {
+        format!(
+            "# HELP sipcore_location_memory_bytes Estimated bytes the in-memory bindings take (bounded by registrar.max_aors, max_contacts, max_contact_bytes).\n# TYPE sipcore_location_memory_bytes gauge\nsipcore_location_memory_bytes {}\n# TYPE sipcore_location_max_aors gauge\nsipcore_location_max_aors {}\n",
+            self.memory_bytes(),
+            self.max_per_shard * SHARDS
+        )
     }
 
     fn len(&self) -> usize {
@@ -200,5 +232,25 @@ mod tests {
             }
         }
         assert!(added <= SHARDS, "{added}");
+    }
+
+    #[test]
+    fn memory_is_measured_and_bounded_per_binding() {
+        let l = MemoryLocation::new(10_000);
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        assert!(l.memory_bytes() < 64 * 1024);
+        let before = l.memory_bytes();
+        let uri = format!("sip:{}@10.0.0.1", "u".repeat(400));
+        for i in 0..1000 {
+            l.modify(&format!("user{i}"), now, &mut |v| {
+                v.push(b(&uri, 1000, later))
+            })
+            .unwrap();
+        }
+        let per = (l.memory_bytes() - before) / 1000;
+        // A 420-byte contact URI: the binding is the URI plus a few hundred bytes.
+        assert!((420..1200).contains(&per), "{per} bytes per binding");
+        assert!(l.metrics_text().contains("sipcore_location_memory_bytes "));
     }
 }
