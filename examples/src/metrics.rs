@@ -425,6 +425,11 @@ fn stream_text(proto: &str, t: &sipcore_tcp::TcpStats, handshakes: bool) -> Stri
         "# TYPE sipcore_{proto}_queued_bytes gauge\nsipcore_{proto}_queued_bytes {}",
         t.queued_bytes
     );
+    let _ = writeln!(
+        s,
+        "# TYPE sipcore_{proto}_connections_by_direction gauge\nsipcore_{proto}_connections_by_direction{{direction=\"inbound\"}} {}\nsipcore_{proto}_connections_by_direction{{direction=\"outbound\"}} {}",
+        t.inbound_open, t.outbound_open
+    );
     let common = [
         ("accepted", t.accepted),
         ("connected", t.connected),

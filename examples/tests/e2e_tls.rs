@@ -237,6 +237,10 @@ fn call_over_tls_to_a_udp_uas_and_back() {
     // The TLS figures are on the metrics page.
     let page = metrics_page(px.metrics.unwrap());
     assert!(page.contains("\nsipcore_tls_connections 1\n"), "{page}");
+    assert!(
+        page.contains("sipcore_tls_connections_by_direction{direction=\"inbound\"} 1\n"),
+        "{page}"
+    );
     assert!(page.contains("\nsipcore_tls_queued_bytes "), "{page}");
     assert!(
         page.contains("sipcore_tls_events_total{event=\"handshakes\"} 1\n"),
