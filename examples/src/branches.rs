@@ -13,16 +13,6 @@ use crate::proxy::Proxy;
 use crate::routes::Gateway;
 use crate::target::{route_info, Dest, Hop, RouteInfo};
 
-/// A response's `Retry-After` seconds.
-fn retry_after(r: &Response) -> Option<u32> {
-    let v = r.header_by_name("Retry-After")?;
-    let v = std::str::from_utf8(v).ok()?;
-    v.split(|c: char| c == ';' || c == '(' || c.is_whitespace())
-        .next()?
-        .parse()
-        .ok()
-}
-
 pub(crate) fn is_dialog_creating(m: Method<'_>) -> bool {
     matches!(m, Method::Invite | Method::Subscribe | Method::Refer)
 }
@@ -177,7 +167,12 @@ impl Proxy {
         }
         let retry = status == 408 || (500..600).contains(&status);
         if listed && retry && (local || status == 503 || status == 408) {
-            match cand.response.as_ref().and_then(retry_after) {
+            match cand
+                .response
+                .as_ref()
+                .and_then(|r| r.retry_after().ok().flatten())
+                .map(|r| r.seconds)
+            {
                 Some(secs) if status == 503 => self.routes.blacklist_for(target, ctx.now(), secs),
                 _ => self.routes.blacklist(target, ctx.now()),
             }

@@ -88,11 +88,8 @@ pub fn edit_request(
         .and_then(|x| x.max_breadth)
         .map(|b| b.to_string());
     let mut e = Edits::for_request(req);
-    e.prepend_via(via)?;
-    match req.max_forwards() {
-        Ok(Some(n)) if n > MAX_FORWARDS_CAP => e.set_max_forwards(MAX_FORWARDS_CAP)?,
-        _ => e.decrement_max_forwards()?,
-    };
+    e.prepend_via(via)?
+        .decrement_max_forwards_to(MAX_FORWARDS_CAP)?;
     if let Some(r) = spec.routes {
         for _ in 0..r.remove_top {
             e.remove_top_route()?;

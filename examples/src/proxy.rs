@@ -157,6 +157,18 @@ impl Proxy {
         }
     }
 
+    /// 503 with Retry-After (counted as overload): come back later.
+    fn overloaded(&self, ctx: &mut Context<'_>, id: TransactionId, req: &Request) {
+        self.metrics.refuse(Refusal::Overload);
+        let secs = self.retry_after.to_string();
+        let tag = ctx.new_tag();
+        let b = response_to(req, StatusCode::SERVICE_UNAVAILABLE)
+            .to_tag(tag.as_str())
+            .header("Retry-After", secs.as_str())
+            .build();
+        self.respond_bytes(ctx, id, b);
+    }
+
     pub(crate) fn respond_bytes(
         &self,
         ctx: &mut Context<'_>,
@@ -205,7 +217,7 @@ impl Proxy {
         };
         let spec = ForwardSpec {
             routes: Some(&info),
-            loop_hash: loop_hash(ack, &self.local),
+            loop_hash: loop_hash(ack, info.remove_top),
             edits: Some(&edits),
             ..Default::default()
         };
@@ -281,7 +293,9 @@ impl Handler for Proxy {
             self.answer(ctx, id, &req, StatusCode::FORBIDDEN, Some(Refusal::Acl));
             return;
         }
-        let hash = loop_hash(&req, &self.local);
+        // Route processing first: the loop hash leaves out the Routes of ours it finds.
+        let info = route_info(&req, &self.local);
+        let hash = loop_hash(&req, info.as_ref().map_or(0, |i| i.remove_top));
         if is_loop(&req, &self.local, hash) {
             self.answer(
                 ctx,
@@ -292,7 +306,7 @@ impl Handler for Proxy {
             );
             return;
         }
-        let Ok(info) = route_info(&req, &self.local) else {
+        let Ok(info) = info else {
             self.answer(
                 ctx,
                 id,
@@ -311,15 +325,7 @@ impl Handler for Proxy {
             self.route_in_dialog(&req, &info, ctx.now())
         } else {
             if req.method() == Method::Invite && self.calls.len() >= self.invite_limit {
-                self.metrics.refuse(Refusal::Overload);
-                let secs = self.retry_after.to_string();
-                let tag = ctx.new_tag();
-                let b = response_to(&req, StatusCode::SERVICE_UNAVAILABLE)
-                    .to_tag(tag.as_str())
-                    .header("Retry-After", secs.as_str())
-                    .build();
-                self.respond_bytes(ctx, id, b);
-                return;
+                return self.overloaded(ctx, id, &req);
             }
             if req.method() == Method::Invite
                 && self.draining.load(std::sync::atomic::Ordering::Relaxed)
@@ -413,15 +419,7 @@ impl Handler for Proxy {
             drop(c);
             if busy {
                 // The pending-resolution table is full: come back later.
-                self.metrics.refuse(Refusal::Overload);
-                let secs = self.retry_after.to_string();
-                let tag = ctx.new_tag();
-                let b = response_to(&req, StatusCode::SERVICE_UNAVAILABLE)
-                    .to_tag(tag.as_str())
-                    .header("Retry-After", secs.as_str())
-                    .build();
-                self.respond_bytes(ctx, id, b);
-                return;
+                return self.overloaded(ctx, id, &req);
             }
             let refusal =
                 (last_error == StatusCode::SERVICE_UNAVAILABLE).then_some(Refusal::NoRoute);

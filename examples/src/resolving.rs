@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Weak};
 
-use sipcore::dns::{Candidate as DnsCandidate, Exhausted, Family, Preferences};
+use sipcore::dns::{Candidate as DnsCandidate, Family, Preferences};
 use sipcore::endpoint::{Context, Endpoint};
 use sipcore::message::{Request, StatusCode};
 use sipcore::transport::{Target, TransportKind};
@@ -125,10 +125,9 @@ impl Proxy {
             Ok(list) => list,
             Err(e) => {
                 tracing::debug!(dest = %dest.target, why = ?e, "destination did not resolve");
-                return Err(match e {
-                    Exhausted::NotFound => StatusCode::SERVICE_UNAVAILABLE,
-                    _ => StatusCode::SERVICE_UNAVAILABLE,
-                });
+                // No such name or no answer: either way the destination cannot be reached
+                // (503, so a gateway list fails over).
+                return Err(StatusCode::SERVICE_UNAVAILABLE);
             }
         };
         let now = ctx.now();
@@ -196,7 +195,7 @@ impl Proxy {
         };
         let spec = ForwardSpec {
             routes: Some(&info),
-            loop_hash: crate::target::loop_hash(ack, &self.local),
+            loop_hash: crate::target::loop_hash(ack, info.remove_top),
             edits: Some(&edits),
             ..Default::default()
         };

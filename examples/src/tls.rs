@@ -245,7 +245,9 @@ pub fn describe_error(cfg: &Config, e: &TlsError) -> Option<(&'static str, Strin
 /// name was forgotten is then connected to by address and its certificate must name
 /// the address, so forgetting never weakens the check).
 #[derive(Debug, Default)]
-pub struct ServerNames(parking_lot::Mutex<std::collections::HashMap<SocketAddr, String>>);
+pub struct ServerNames(
+    parking_lot::Mutex<std::collections::HashMap<SocketAddr, std::sync::Arc<str>>>,
+);
 
 impl ServerNames {
     /// Destinations remembered at most.
@@ -257,13 +259,13 @@ impl ServerNames {
         if m.len() >= Self::CAPACITY && !m.contains_key(&addr) {
             m.clear();
         }
-        if m.get(&addr).map(String::as_str) != Some(name) {
-            m.insert(addr, name.to_ascii_lowercase());
+        if !m.get(&addr).is_some_and(|n| n.eq_ignore_ascii_case(name)) {
+            m.insert(addr, name.to_ascii_lowercase().into());
         }
     }
 
     /// The server name for `addr`, if one was given.
-    pub fn get(&self, addr: &SocketAddr) -> Option<String> {
+    pub fn get(&self, addr: &SocketAddr) -> Option<std::sync::Arc<str>> {
         self.0.lock().get(addr).cloned()
     }
 }

@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::responder::headers;
+use common::responder::{headers, reply};
 use sipcore_examples::auth::Algorithm;
 use sipcore_examples::config::Config;
 use sipcore_examples::metrics::Refusal;
@@ -294,7 +294,7 @@ fn forged_responses_are_not_relayed() {
     // Positive control: a real transaction's 200 comes back to the caller.
     let px2 = start(&base("[acl]\ntrusted = [\"127.0.0.4\"]\n"));
     let uas = common::responder::UdpResponder::start(|req, _| {
-        (!req.starts_with("ACK")).then(|| ok_for(req))
+        (!req.starts_with("ACK")).then(|| reply(req, "200 OK", ""))
     });
     let caller = socket("127.0.0.4");
     let uri = format!("sip:victim@{}", uas.addr);
@@ -304,22 +304,6 @@ fn forged_responses_are_not_relayed() {
         &request(&caller, "OPTIONS", &uri, "real", ""),
     );
     assert!(final_response(&caller).starts_with("SIP/2.0 200"));
-}
-
-/// A 200 OK for a request text (its Vias, From, To with a tag, Call-ID, CSeq).
-fn ok_for(req: &str) -> String {
-    let mut out = String::from("SIP/2.0 200 OK\r\n");
-    for v in headers(req, "Via") {
-        out += &format!("Via: {v}\r\n");
-    }
-    for name in ["From", "Call-ID", "CSeq"] {
-        for v in headers(req, name) {
-            out += &format!("{name}: {v}\r\n");
-        }
-    }
-    let to = headers(req, "To").first().copied().unwrap_or_default();
-    out += &format!("To: {to};tag=uas\r\nContent-Length: 0\r\n\r\n");
-    out
 }
 
 /// A digest Proxy-Authorization (or Authorization) answering `challenge`.
@@ -680,7 +664,7 @@ fn svwar_finds_no_extension() {
         } else {
             "404 Not Found"
         };
-        Some(ok_for(req).replacen("200 OK", status, 1))
+        Some(reply(req, status, ""))
     });
     let leak = svwar(leaky.addr, "REGISTER");
     assert_eq!(found(&leak), ["150"], "{leak}");

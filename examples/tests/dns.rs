@@ -12,35 +12,17 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::responder::{headers, UdpResponder};
+use common::responder::{headers, reply, UdpResponder};
 use sipcore_testkit::Dnsmasq;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn ok_or(status: &'static str, extra: &'static str) -> impl Fn(&str) -> String {
-    move |req: &str| {
-        let mut out = format!("SIP/2.0 {status}\r\n");
-        for v in headers(req, "Via") {
-            out += &format!("Via: {v}\r\n");
-        }
-        for name in ["From", "Call-ID", "CSeq"] {
-            for v in headers(req, name) {
-                out += &format!("{name}: {v}\r\n");
-            }
-        }
-        let to = headers(req, "To").first().copied().unwrap_or_default();
-        out += &format!("To: {to};tag=uas\r\n{extra}Content-Length: 0\r\n\r\n");
-        out
-    }
-}
-
 /// A responder answering every non-ACK request with `status`, reporting what it got.
 fn peer(status: &'static str, extra: &'static str) -> (UdpResponder, mpsc::Receiver<String>) {
     let (tx, rx) = mpsc::channel();
-    let answer = ok_or(status, extra);
     let r = UdpResponder::start(move |req, _| {
         let _ = tx.send(req.to_string());
-        (!req.starts_with("ACK")).then(|| answer(req))
+        (!req.starts_with("ACK")).then(|| reply(req, status, extra))
     });
     (r, rx)
 }
@@ -345,28 +327,15 @@ fn srv_weights_spread_requests() {
     eprintln!("SRV weights 75/25 over {n} requests: {h}/{l}");
 }
 
-/// A responder on an already bound socket (answers 200, reports what it got), for
-/// `limit` requests.
-fn responder_on(s: UdpSocket) -> mpsc::Receiver<String> {
+/// A responder on an already bound socket (answers 200, reports what it got before
+/// answering: the caller's answer implies the report).
+fn responder_on(s: UdpSocket) -> (UdpResponder, mpsc::Receiver<String>) {
     let (tx, rx) = mpsc::channel();
-    let answer = ok_or("200 OK", "");
-    s.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        for _ in 0..300 {
-            if let Ok((n, from)) = s.recv_from(&mut buf) {
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let reply = answer(&text);
-                // Reported before it is answered: the caller's answer implies the report.
-                if tx.send(text).is_err() {
-                    return;
-                }
-                let _ = s.send_to(reply.as_bytes(), from);
-            }
-        }
+    let r = UdpResponder::on(s, move |req, _| {
+        let _ = tx.send(req.to_string());
+        Some(reply(req, "200 OK", ""))
     });
-    rx
+    (r, rx)
 }
 
 /// An address whose TTL ran out is looked up again: the destination moves with it.
@@ -381,7 +350,7 @@ fn a_changed_record_is_picked_up_after_its_ttl() {
         }
     };
     let port = old.local_addr().unwrap().port();
-    let (old_rx, new_rx) = (responder_on(old), responder_on(new));
+    let ((_old, old_rx), (_new, new_rx)) = (responder_on(old), responder_on(new));
     let dir = common::Dir::new("dns-ttl");
     let hosts = dir.0.join("hosts");
     std::fs::write(&hosts, "127.0.0.1 moving.carrier.test\n").unwrap();

@@ -18,6 +18,23 @@ pub fn headers<'a>(msg: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// A response with `status` to a request text: its Vias, From, Call-ID and CSeq, its
+/// To with a tag, then `extra` header lines.
+pub fn reply(req: &str, status: &str, extra: &str) -> String {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for v in headers(req, "Via") {
+        out += &format!("Via: {v}\r\n");
+    }
+    for name in ["From", "Call-ID", "CSeq"] {
+        for v in headers(req, name) {
+            out += &format!("{name}: {v}\r\n");
+        }
+    }
+    let to = headers(req, "To").first().copied().unwrap_or_default();
+    out += &format!("To: {to};tag=uas\r\n{extra}Content-Length: 0\r\n\r\n");
+    out
+}
+
 /// A UDP responder; stops when dropped.
 pub struct UdpResponder {
     /// Where it listens.
@@ -29,11 +46,18 @@ pub struct UdpResponder {
 impl UdpResponder {
     /// Calls `answer(text, own address)` for every datagram and sends back what it
     /// returns.
-    pub fn start<F>(mut answer: F) -> UdpResponder
+    pub fn start<F>(answer: F) -> UdpResponder
     where
         F: FnMut(&str, SocketAddr) -> Option<String> + Send + 'static,
     {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        UdpResponder::on(UdpSocket::bind("127.0.0.1:0").unwrap(), answer)
+    }
+
+    /// [`start`](Self::start) on a socket the caller bound (another address).
+    pub fn on<F>(s: UdpSocket, mut answer: F) -> UdpResponder
+    where
+        F: FnMut(&str, SocketAddr) -> Option<String> + Send + 'static,
+    {
         s.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
         let addr = s.local_addr().unwrap();

@@ -205,15 +205,6 @@ impl<H: std::fmt::Debug> std::fmt::Debug for Requests<H> {
     }
 }
 
-/// The `Retry-After` seconds of a response.
-fn retry_after(r: &Response) -> Option<u32> {
-    let v = std::str::from_utf8(r.header_by_name("Retry-After")?).ok()?;
-    v.split(|c: char| c == ';' || c == '(' || c.is_whitespace())
-        .next()?
-        .parse()
-        .ok()
-}
-
 impl<H: Handler> Requests<H> {
     /// Wraps `inner`.
     pub fn new(inner: H) -> Requests<H> {
@@ -390,7 +381,7 @@ impl<H: Handler> Handler for Requests<H> {
         let ev = ClientEvent::Response(Box::new(response));
         let ev = match &ev {
             ClientEvent::Response(r) if r.status().as_u16() == 503 => {
-                let ra = retry_after(r);
+                let ra = r.retry_after().ok().flatten().map(|r| r.seconds);
                 match self.fail_over(ctx, id, ra, ev) {
                     Ok(()) => return,
                     Err(ev) => ev,

@@ -171,15 +171,25 @@ impl<'a> Edits<'a> {
     /// step 3). [`EditError::TooManyHops`] when it is 0 (the proxy answers 483 instead,
     /// §16.3), [`EditError::Malformed`] when it does not parse.
     pub fn decrement_max_forwards(&mut self) -> Result<&mut Self, EditError> {
+        self.decrement_max_forwards_to(u8::MAX)
+    }
+
+    /// [`decrement_max_forwards`](Self::decrement_max_forwards), and at most `cap`
+    /// afterwards: a proxy that lowers a large Max-Forwards to 70 (RFC 3261 §16.6 step
+    /// 3 recommends 70) keeps a request from travelling, and looping, longer.
+    pub fn decrement_max_forwards_to(&mut self, cap: u8) -> Result<&mut Self, EditError> {
         let Some(h) = self.lines(Sel::Id(HeaderId::MaxForwards)).next() else {
-            return self.set_max_forwards(DEFAULT_MAX_FORWARDS);
+            return self.set_max_forwards(DEFAULT_MAX_FORWARDS.min(cap));
         };
         let hops = parse_decimal(self.msg.slice(h.value()), 255)
             .map_err(|e| EditError::Malformed(e.shifted(h.value().start as usize)))?;
         if hops == 0 {
             return Err(EditError::TooManyHops);
         }
-        self.push(h.value(), Piece::Number(hops as u32 - 1));
+        self.push(
+            h.value(),
+            Piece::Number((hops as u32 - 1).min(u32::from(cap))),
+        );
         Ok(self)
     }
 

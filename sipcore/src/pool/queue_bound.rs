@@ -17,7 +17,7 @@
 //! `min_bytes..=max_bytes`. The calculation is sans-IO ([`QueueBounder`]): time and
 //! measurements in, a new size out.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use crate::transport::udp::QueueBound;
 
@@ -27,7 +27,6 @@ pub struct QueueBounder {
     cfg: QueueBound,
     start: Option<Instant>,
     handled: u64,
-    busy: Duration,
     current: usize,
     rate: f64,
 }
@@ -39,7 +38,6 @@ impl QueueBounder {
             cfg,
             start: None,
             handled: 0,
-            busy: Duration::ZERO,
             current,
             rate: 0.0,
         }
@@ -55,12 +53,11 @@ impl QueueBounder {
         self.rate
     }
 
-    /// One datagram was handled in `busy`, ending at `now`; `Some(bytes)` when the
+    /// One datagram was handled, ending at `now`; `Some(bytes)` when the
     /// buffer should be resized to `bytes`.
-    pub fn on_handled(&mut self, now: Instant, busy: Duration) -> Option<usize> {
+    pub fn on_handled(&mut self, now: Instant) -> Option<usize> {
         let start = *self.start.get_or_insert(now);
         self.handled += 1;
-        self.busy += busy;
         if now.saturating_duration_since(start) < self.cfg.window {
             return None;
         }
@@ -68,7 +65,6 @@ impl QueueBounder {
         let wall = now.saturating_duration_since(start);
         self.start = Some(now);
         self.handled = 0;
-        self.busy = Duration::ZERO;
         let secs = wall.as_secs_f64();
         if secs <= 0.0 {
             return None;
@@ -98,24 +94,19 @@ impl QueueBounder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[allow(clippy::disallowed_methods)] // an arbitrary epoch for the simulated clock
     fn t0() -> Instant {
         Instant::now()
     }
 
-    /// Feeds `n` datagrams of `each` handling time, one every `every`.
-    fn feed(
-        b: &mut QueueBounder,
-        t: &mut Instant,
-        n: u32,
-        each: Duration,
-        every: Duration,
-    ) -> Option<usize> {
+    /// Feeds `n` datagrams, one handled every `every`.
+    fn feed(b: &mut QueueBounder, t: &mut Instant, n: u32, every: Duration) -> Option<usize> {
         let mut last = None;
         for _ in 0..n {
             *t += every;
-            if let Some(s) = b.on_handled(*t, each) {
+            if let Some(s) = b.on_handled(*t) {
                 last = Some(s);
             }
         }
@@ -129,34 +120,16 @@ mod tests {
         let mut t = t0();
         // Saturated at 100k datagrams/s: 100 ms of it is 10k datagrams, 20 MB: clamped.
         assert_eq!(
-            feed(
-                &mut b,
-                &mut t,
-                30_000,
-                Duration::from_micros(10),
-                Duration::from_micros(10)
-            ),
+            feed(&mut b, &mut t, 30_000, Duration::from_micros(10)),
             None
         );
         assert_eq!(b.current(), 4 << 20);
         // Throttled to 2500/s (the handling time alone still says 10 µs): 250
         // datagrams, 500 KiB.
-        let size = feed(
-            &mut b,
-            &mut t,
-            2000,
-            Duration::from_micros(10),
-            Duration::from_micros(400),
-        );
+        let size = feed(&mut b, &mut t, 2000, Duration::from_micros(400));
         assert_eq!(size, Some(512_000));
         // Fast again: the buffer grows back.
-        let size = feed(
-            &mut b,
-            &mut t,
-            50_000,
-            Duration::from_micros(10),
-            Duration::from_micros(10),
-        );
+        let size = feed(&mut b, &mut t, 50_000, Duration::from_micros(10));
         assert_eq!(size, Some(4 << 20));
     }
 
@@ -166,23 +139,11 @@ mod tests {
         let mut b = QueueBounder::new(cfg, 512_000);
         let mut t = t0();
         // 10 % slower: within a quarter, no change.
-        let size = feed(
-            &mut b,
-            &mut t,
-            1000,
-            Duration::from_micros(10),
-            Duration::from_micros(440),
-        );
+        let size = feed(&mut b, &mut t, 1000, Duration::from_micros(440));
         assert_eq!(size, None);
         // Nearly idle (50 datagrams/s): the floor.
         let mut b = QueueBounder::new(cfg, 512_000);
-        let size = feed(
-            &mut b,
-            &mut t,
-            30,
-            Duration::from_micros(10),
-            Duration::from_millis(20),
-        );
+        let size = feed(&mut b, &mut t, 30, Duration::from_millis(20));
         assert_eq!(size, Some(256 << 10));
     }
 }

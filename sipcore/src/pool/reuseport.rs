@@ -81,9 +81,8 @@ impl ReceiverPool for ReusePortPool {
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok(Some(r)) = recv_one(&socket, &mut scratch, local) {
                         let (started, busy) = handle_timed(worker.as_mut(), &stats, r);
-                        if let Some(size) = bounder
-                            .as_mut()
-                            .and_then(|b| b.on_handled(started + busy, busy))
+                        if let Some(size) =
+                            bounder.as_mut().and_then(|b| b.on_handled(started + busy))
                         {
                             // The kernel doubles what it is given (its bookkeeping).
                             let _ = socket2::SockRef::from(&*socket).set_recv_buffer_size(size / 2);
